@@ -1,0 +1,277 @@
+"""`complaints`: the command line of the classifier.
+
+    complaints classify --input in.jsonl [--output out.jsonl]   |   complaints classify --text "…"
+    complaints evaluate --input labelled.jsonl
+    complaints train
+    complaints data check
+    complaints rules explain "текст"   |   complaints rules test --input labelled.jsonl
+
+Training and the registry live in the `training` package (it needs MLflow); they are imported
+only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from .config import Paths
+from .labels import CATEGORY_NAMES_RU, CHANNELS
+from .records import InvalidInput, Message, message_from_dict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="complaints", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    classify = commands.add_parser("classify", help="classify messages")
+    source = classify.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help='JSONL, one {"id", "text", "channel"?} a line')
+    source.add_argument("--text", help="one message, printed readably")
+    classify.add_argument("--channel", choices=CHANNELS, help="channel of --text")
+    classify.add_argument("--output", type=Path, help="JSONL answers (default: standard output)")
+    classify.add_argument("--model", type=Path, help="model file (default: the champion)")
+    classify.set_defaults(handler=cmd_classify)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of the model on a labelled file")
+    evaluate.add_argument("--input", type=Path, required=True)
+    evaluate.add_argument("--model", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    train = commands.add_parser("train", help="train, evaluate, log to MLflow and register")
+    train.add_argument("--folds", type=int, default=5)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--note", default="", help="a tag on the MLflow run")
+    train.set_defaults(handler=cmd_train)
+
+    data = commands.add_parser("data", help="the annotated corpus").add_subparsers(metavar="ACTION")
+    check = data.add_parser("check", help="validate data/annotated and print its counts")
+    check.add_argument("--dir", type=Path, help="default: data/annotated")
+    check.set_defaults(handler=cmd_data_check)
+
+    rules = commands.add_parser("rules", help="the safety rules").add_subparsers(metavar="ACTION")
+    explain = rules.add_parser("explain", help="each rule's verdict on one text, and why")
+    explain.add_argument("text")
+    explain.add_argument("--rules", type=Path, help="rules file (default: the packaged one)")
+    explain.set_defaults(handler=cmd_rules_explain)
+    test = rules.add_parser("test", help="rules alone on a labelled file: recall and false alarms")
+    test.add_argument("--input", type=Path, required=True)
+    test.add_argument("--rules", type=Path)
+    test.set_defaults(handler=cmd_rules_test)
+    return parser
+
+
+# -- classify / evaluate ------------------------------------------------------------------------
+def load_or_train(model_path: Path | None):
+    """The model to use; trains the first one from the corpus when none exists yet."""
+    from . import artifact, load_classifier
+
+    paths = Paths.from_env()
+    if model_path is None and artifact.champion_version(paths.models) is None:
+        print(
+            f"No trained model in {paths.models}; training one from {paths.data} first…",
+            file=sys.stderr,
+        )
+        from training.train import train
+
+        train(paths, folds=3)
+    return load_classifier(model_path)
+
+
+def read_messages(path: Path) -> Iterator[tuple[int, Message | InvalidInput]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield number, InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})")
+                continue
+            try:
+                message = message_from_dict(data)
+            except InvalidInput as error:
+                yield number, error
+                continue
+            yield (
+                number,
+                message if message.id else Message(message.text, message.channel, f"line-{number}"),
+            )
+
+
+def cmd_classify(args) -> int:
+    model = load_or_train(args.model)
+    if args.text is not None:
+        try:
+            message = message_from_dict({"text": args.text, "channel": args.channel})
+        except InvalidInput as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(readable(model.map([message])[0]))
+        return 0
+    parsed = list(read_messages(args.input))
+    bad = [(n, e) for n, e in parsed if isinstance(e, InvalidInput)]
+    for number, error in bad:
+        print(f"{args.input}:{number}: {error}", file=sys.stderr)
+    good = [m for _, m in parsed if isinstance(m, Message)]
+    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for decision in model.map(good):
+            out.write(json.dumps(answer(decision), ensure_ascii=False) + "\n")
+    finally:
+        if args.output:
+            out.close()
+    if bad:
+        print(f"{len(bad)} of {len(parsed)} lines were not classified", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def answer(decision) -> dict:
+    """The CLI's (and the service's) JSON for one decision."""
+    return decision.as_dict()
+
+
+def readable(decision) -> str:
+    heads = decision.heads
+    lines = [
+        f"category  {decision.category} — {CATEGORY_NAMES_RU[decision.category]} "
+        f"(p={heads['category'].probability:.2f}; next: "
+        + ", ".join(f"{label} {p:.2f}" for label, p in heads["category"].alternatives)
+        + ")",
+        f"is_hard   {str(decision.is_hard).lower()} (p={heads['is_hard'].probability:.2f})",
+        f"urgency   {decision.urgency} (p={heads['urgency'].probability:.2f})",
+        f"reporter  {decision.reporter} (p={heads['reporter'].probability:.2f})",
+        "words     " + ", ".join(w["lemma"] for w in decision.explanation["category"]),
+    ]
+    if decision.safety["fired"]:
+        lines.append(
+            f"SAFETY    rule {decision.safety['rule']} on "
+            f"«{' '.join(decision.safety['matched'])}»: {decision.safety['action']}"
+        )
+    if decision.needs_review:
+        lines.append("review    needs a human: " + "; ".join(decision.review_reasons))
+    lines.append(f"model     v{decision.model_version}")
+    return "\n".join(lines)
+
+
+def read_labelled(path: Path) -> list[dict]:
+    from .dataset import read_lines
+    from .records import record_problems
+
+    records, problems = [], []
+    for number, obj in read_lines(path):
+        errors = (
+            [f"not valid JSON ({obj.msg})"]
+            if isinstance(obj, json.JSONDecodeError)
+            else record_problems(obj)
+        )
+        problems += [f"{path}:{number}: {e}" for e in errors]
+        if not errors:
+            records.append(obj)
+    if problems:
+        raise ValueError("labelled file has invalid lines:\n  " + "\n  ".join(problems[:20]))
+    return records
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics import evaluate_decisions, format_report
+
+    records = read_labelled(args.input)
+    model = load_or_train(args.model)
+    decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in records)
+    report = evaluate_decisions(records, decisions)
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from training.train import result_summary, train
+
+    print(result_summary(train(Paths.from_env(), folds=args.folds, seed=args.seed, note=args.note)))
+    return 0
+
+
+# -- data ---------------------------------------------------------------------------------------
+def cmd_data_check(args) -> int:
+    from .dataset import check_corpus
+
+    directory = args.dir or Paths.from_env().data
+    result = check_corpus(directory)
+    print(f"{len(result.records)} valid records in {directory}")
+    for name, counts in result.counts.items():
+        print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    v = result.variety
+    if v:
+        print(
+            f"  distinct lemmas per 1,000 tokens: {v['distinct_lemmas_per_1000_tokens']:.1f}; "
+            f"messages sharing their first three words: {v['shared_opening_share']:.1%}"
+        )
+    if result.problems:
+        print(f"\n{len(result.problems)} problems:", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print("data check passed")
+    return 0
+
+
+# -- rules --------------------------------------------------------------------------------------
+def cmd_rules_explain(args) -> int:
+    from .features import prepare
+    from .safety import SafetyRules
+
+    rules = SafetyRules.load(args.rules)
+    item = prepare([args.text])[0]
+    print("lemmas: " + " ".join(item.lemmas))
+    for verdict in rules.explain(item):
+        mark = "FIRES" if verdict.fired else "  -  "
+        matched = f" «{' '.join(verdict.matched)}»" if verdict.matched else ""
+        print(f"{mark} {verdict.rule:18}{matched} {verdict.reason}")
+    fired = rules.check(item)
+    print(f"\nverdict: {'critical, rule ' + fired.rule if fired else 'no override'}")
+    return 0
+
+
+def cmd_rules_test(args) -> int:
+    from .safety import SafetyRules
+
+    records = read_labelled(args.input)
+    rules = SafetyRules.load(args.rules)
+    fired = rules.check_texts([r["text"] for r in records])
+    critical = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] == "critical"]
+    rest = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] != "critical"]
+    recall = sum(1 for _, f in critical if f) / len(critical) if critical else float("nan")
+    false_rate = sum(1 for _, f in rest if f) / len(rest) if rest else 0.0
+    print(
+        f"rules alone on {len(records)} messages: recall of critical {recall:.1%} "
+        f"({sum(1 for _, f in critical if f)}/{len(critical)}), false alarms on the rest "
+        f"{false_rate:.2%} ({sum(1 for _, f in rest if f)}/{len(rest)})"
+    )
+    print("\nmissed critical:")
+    for r, _ in ((r, f) for r, f in critical if not f):
+        print(f"  {r['id']}: {r['text'][:160]!r}")
+    print("\nfalse alarms:")
+    for r, f in ((r, f) for r, f in rest if f):
+        print(f"  {r['id']} [{f.rule}: {' '.join(f.matched)}]: {r['text'][:160]!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The annotated corpus: loading it and checking it against the guide.
+
+`check_corpus` is what `complaints data check` runs: every problem it finds names the file and
+line, so whoever fixes the data can go straight to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+
+from .labels import CHANNELS, HARD_CATEGORIES
+from .lemmatize import lemmatize_many, tokenize
+from .normalize import normalize
+from .records import record_problems
+
+
+@dataclass(frozen=True)
+class Minimums:
+    """What the corpus must hold (the corpus issue); the check fails below any of these."""
+
+    total: int = 3000
+    per_hard_category: int = 180
+    other: int = 900
+    critical: int = 250
+    executor_share: float = 0.30
+    max_shared_opening_share: float = 0.10
+
+
+NEAR_DUPLICATE_JACCARD = 0.8
+
+
+@dataclass
+class Located:
+    path: Path
+    line: int
+    record: dict
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.name}:{self.line}"
+
+
+@dataclass
+class CheckResult:
+    records: list[Located]
+    problems: list[str] = field(default_factory=list)
+    counts: dict[str, Counter] = field(default_factory=dict)
+    variety: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def corpus_files(directory: Path | str) -> list[Path]:
+    files = sorted(Path(directory).glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"Expected annotated *.jsonl files in {directory}, found none.")
+    return files
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, object | json.JSONDecodeError]]:
+    """(line number, decoded object or the decoding error) for each non-empty line."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as error:
+                    yield number, error
+
+
+def load_corpus(directory: Path | str) -> list[dict]:
+    """All records, or a `ValueError` listing every bad line (see `complaints data check`)."""
+    result = check_records(directory)
+    if result.problems:
+        shown = "\n  ".join(result.problems[:20])
+        raise ValueError(
+            f"Annotated data in {directory} has {len(result.problems)} invalid lines "
+            f"(run `complaints data check` for all):\n  {shown}"
+        )
+    return [item.record for item in result.records]
+
+
+def check_records(directory: Path | str) -> CheckResult:
+    """Parse and validate each line; duplicates of ids are reported here too."""
+    result = CheckResult(records=[])
+    seen_ids: dict[str, str] = {}
+    for path in corpus_files(directory):
+        for number, obj in read_lines(path):
+            where = f"{path.name}:{number}"
+            if isinstance(obj, json.JSONDecodeError):
+                result.problems.append(f"{where}: not valid JSON ({obj.msg} at column {obj.colno})")
+                continue
+            problems = record_problems(obj)
+            result.problems += [f"{where}: {p}" for p in problems]
+            if problems:
+                continue
+            if obj["id"] in seen_ids:
+                result.problems.append(
+                    f"{where}: duplicate id {obj['id']!r} (first at {seen_ids[obj['id']]})"
+                )
+                continue
+            seen_ids[obj["id"]] = where
+            result.records.append(Located(path, number, obj))
+    return result
+
+
+def near_duplicates(texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD):
+    """Index pairs whose character 5-gram shingle sets have Jaccard ≥ threshold."""
+    shingles = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
+    X = shingles.fit_transform(texts).astype(np.float32)
+    sizes = np.asarray(X.sum(axis=1)).ravel()
+    shared = (X @ X.T).tocoo()
+    pairs = []
+    for i, j, inter in zip(shared.row, shared.col, shared.data, strict=True):
+        if i < j and inter / max(sizes[i] + sizes[j] - inter, 1) >= threshold:
+            pairs.append((int(i), int(j), float(inter / (sizes[i] + sizes[j] - inter))))
+    return pairs
+
+
+def first_words(text: str, n: int = 3) -> tuple[str, ...] | None:
+    """The first n words of a normalized text; emoji and rating stars are not words."""
+    words = [t for t in tokenize(text) if any(ch.isalnum() for ch in t)]
+    return tuple(words[:n]) if len(words) >= n else None
+
+
+def variety_figures(texts: list[str]) -> dict[str, float]:
+    """Distinct lemmas per 1,000 tokens, and the share of messages sharing a 3-word opening."""
+    normalized = [normalize(t) for t in texts]
+    lemmas = lemmatize_many(normalized)
+    tokens = sum(len(words) for words in lemmas)
+    firsts = [first_words(t) for t in normalized]
+    openings = Counter(o for o in firsts if o)
+    shared = sum(1 for o in firsts if o and openings[o] > 1)
+    return {
+        "distinct_lemmas_per_1000_tokens": 1000
+        * len({w for ws in lemmas for w in ws})
+        / max(tokens, 1),
+        "shared_opening_share": shared / max(len(texts), 1),
+        "tokens": float(tokens),
+    }
+
+
+def count_fields(records: list[dict]) -> dict[str, Counter]:
+    return {
+        name: Counter(str(r[name]).lower() if name == "is_hard" else r[name] for r in records)
+        for name in ("category", "urgency", "reporter", "channel", "is_hard")
+    }
+
+
+def check_minimums(counts: dict[str, Counter], total: int, minimums: Minimums) -> list[str]:
+    problems = []
+    if total < minimums.total:
+        problems.append(f"corpus: {total} records, expected at least {minimums.total}")
+    for category in HARD_CATEGORIES:
+        if counts["category"][category] < minimums.per_hard_category:
+            problems.append(
+                f"corpus: {counts['category'][category]} '{category}', expected at "
+                f"least {minimums.per_hard_category}"
+            )
+    if counts["category"]["other"] < minimums.other:
+        problems.append(
+            f"corpus: {counts['category']['other']} 'other', expected at least {minimums.other}"
+        )
+    if counts["urgency"]["critical"] < minimums.critical:
+        problems.append(
+            f"corpus: {counts['urgency']['critical']} 'critical', expected at least "
+            f"{minimums.critical}"
+        )
+    share = counts["reporter"]["executor"] / max(total, 1)
+    if share < minimums.executor_share:
+        problems.append(
+            f"corpus: executor share {share:.1%}, expected at least {minimums.executor_share:.0%}"
+        )
+    missing = [c for c in CHANNELS if not counts["channel"][c]]
+    if missing:
+        problems.append(f"corpus: no messages from channels {missing}")
+    return problems
+
+
+def check_corpus(directory: Path | str, minimums: Minimums = Minimums()) -> CheckResult:
+    """The full data check: schema, consistency, ids, duplicates, minimums, variety."""
+    result = check_records(directory)
+    located = result.records
+    normalized = [normalize(item.record["text"]) for item in located]
+    first_seen: dict[str, Located] = {}
+    for item, text in zip(located, normalized, strict=True):
+        if text in first_seen:
+            result.problems.append(f"{item.where}: exact duplicate of {first_seen[text].where}")
+        else:
+            first_seen[text] = item
+    for i, j, jaccard in near_duplicates(normalized):
+        if normalized[i] != normalized[j]:
+            result.problems.append(
+                f"{located[j].where}: near-duplicate of {located[i].where} "
+                f"(shingle Jaccard {jaccard:.2f})"
+            )
+    records = [item.record for item in located]
+    result.counts = count_fields(records)
+    result.problems += check_minimums(result.counts, len(records), minimums)
+    result.variety = variety_figures([r["text"] for r in records])
+    if result.variety["shared_opening_share"] > minimums.max_shared_opening_share:
+        result.problems.append(
+            f"corpus: {result.variety['shared_opening_share']:.1%} of messages share their first "
+            f"three words with another, expected under {minimums.max_shared_opening_share:.0%}"
+        )
+    return result
+
+
+def data_hash(records: list[dict]) -> str:
+    """Order-independent SHA-256 of the labelled records, logged with every trained model."""
+    lines = sorted(json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

@@ -1,0 +1,127 @@
+"""The decision: head probabilities made consistent with the guide, plus the safety override.
+
+Consistency is decoded jointly: among the (category, is_hard, urgency) triples the guide allows,
+the one with the highest product of the three heads' probabilities wins. The safety override
+can only raise the result; it never changes a probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from itertools import product
+
+import numpy as np
+
+from .labels import CATEGORIES, URGENCIES, consistency_errors, more_severe
+
+
+@dataclass(frozen=True, slots=True)
+class HeadResult:
+    label: str
+    probability: float
+    alternatives: tuple[tuple[str, float], ...]  # the next most likely labels, best first
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """What a safety rule decided: always a raise to `critical`."""
+
+    rule: str
+    matched: tuple[str, ...]
+    action: str
+    category: str | None  # `health_harm`/`death`, or None when the model's category stands
+
+    def as_dict(self) -> dict:
+        return {
+            "fired": True,
+            "rule": self.rule,
+            "matched": list(self.matched),
+            "action": self.action,
+            "category": self.category,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str | None
+    is_hard: bool
+    category: str
+    urgency: str
+    reporter: str
+    probabilities: dict[str, dict[str, float]]
+    heads: dict[str, HeadResult]
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+    explanation: dict[str, list[dict]]
+    safety: dict = field(default_factory=lambda: {"fired": False})
+    model_version: str = ""
+
+    def as_dict(self) -> dict:
+        """The JSON shape the CLI and the service answer with."""
+        out = asdict(self)
+        out["heads"] = {
+            name: {
+                "label": h.label,
+                "probability": h.probability,
+                "alternatives": [{"label": a, "probability": p} for a, p in h.alternatives],
+            }
+            for name, h in self.heads.items()
+        }
+        out["review_reasons"] = list(self.review_reasons)
+        return out
+
+
+def _allowed_triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    triples = [
+        (c, h, u)
+        for (c, category), (h, hard), (u, urgency) in product(
+            enumerate(CATEGORIES), enumerate((False, True)), enumerate(URGENCIES)
+        )
+        if not consistency_errors(category, hard, urgency)
+    ]
+    return tuple(np.array(column) for column in zip(*triples, strict=True))
+
+
+_CATEGORY_IX, _HARD_IX, _URGENCY_IX = _allowed_triples()
+
+
+def decode(p_hard: np.ndarray, p_category: np.ndarray, p_urgency: np.ndarray) -> tuple:
+    """Most probable allowed (category, is_hard, urgency) per row, as three index arrays.
+
+    Columns follow `CATEGORIES`, (false, true) and `URGENCIES`.
+    """
+    eps = 1e-9
+    score = (
+        np.log(p_category[:, _CATEGORY_IX] + eps)
+        + np.log(p_hard[:, _HARD_IX] + eps)
+        + np.log(p_urgency[:, _URGENCY_IX] + eps)
+    )
+    best = score.argmax(axis=1)
+    return _CATEGORY_IX[best], _HARD_IX[best].astype(bool), _URGENCY_IX[best]
+
+
+def apply_override(
+    category: str, p_category: dict[str, float], override: Override | None
+) -> tuple[str, bool, str]:
+    """(category, is_hard, urgency) after a safety rule fired: critical, hard, never less severe.
+
+    When neither the rule nor the model names a hard category, the model's most likely hard
+    category is taken, since a critical message cannot be `other`.
+    """
+    if override is None:
+        raise ValueError("apply_override needs an Override")
+    if override.category is not None:
+        category = more_severe(category, override.category)
+    if category == "other":
+        category = max((c for c in CATEGORIES if c != "other"), key=p_category.__getitem__)
+    return category, True, "critical"
+
+
+def head_result(
+    labels: tuple[str, ...], proba: np.ndarray, chosen: str, top: int = 3
+) -> HeadResult:
+    order = np.argsort(-proba)
+    alternatives = tuple(
+        (labels[i], round(float(proba[i]), 4)) for i in order if labels[i] != chosen
+    )[: top - 1]
+    return HeadResult(chosen, round(float(proba[labels.index(chosen)]), 4), alternatives)

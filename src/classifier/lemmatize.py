@@ -1,0 +1,93 @@
+"""Tokens from spaCy's blank Russian tokenizer, lemmas from pymorphy3 behind a cache.
+
+spaCy's own pymorphy3 lemmatizer needs POS tags that `spacy.blank("ru")` does not produce, and
+without them it leaves ambiguous words as they are, so pymorphy3 is called directly here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+NUMBER_TOKEN = "numtoken"
+_PLACEHOLDERS = frozenset({"urltoken", "emailtoken", "phonetoken"})
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # as in the normalized message
+    lemma: str
+    sentence: int  # index of the sentence (or line) the token is in
+    known: bool = True  # in the dictionary; unknown words may be typos
+    imperative: bool = False  # «умри», «сдохни» curse, they do not report
+
+
+@cache
+def _tokenizer():
+    import spacy
+
+    return spacy.blank("ru").tokenizer
+
+
+@cache
+def _morph():
+    try:
+        import pymorphy3
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "pymorphy3 is not installed. Install the project (`make install`) or "
+            "`pip install 'pymorphy3[fast]' pymorphy3-dicts-ru`."
+        ) from error
+    return pymorphy3.MorphAnalyzer(lang="ru")
+
+
+@lru_cache(maxsize=200_000)
+def analyze_word(word: str) -> tuple[str, bool, bool]:
+    """(normal form, is it a dictionary word, is it an imperative) of one lower-cased word.
+
+    Numbers fold to one token; emoji, symbols and times such as "9:30" stay as they are.
+    """
+    if word in _PLACEHOLDERS:
+        return word, True, False
+    if word.isdigit():
+        return NUMBER_TOKEN, True, False
+    if not any(ch.isalpha() for ch in word):
+        return word, True, False
+    morph = _morph()
+    parse = morph.parse(word)[0]
+    normal = parse.normal_form.replace("ё", "е")
+    return normal, morph.word_is_known(word), "impr" in parse.tag
+
+
+def lemma(word: str) -> str:
+    return analyze_word(word)[0]
+
+
+def _tokens(doc) -> list[Token]:
+    tokens, sentence = [], 0
+    for t in doc:
+        if t.is_punct or t.is_space:
+            if "\n" in t.text or ";" in t.text or not t.text.strip(".!?…"):
+                sentence += 1 if tokens and tokens[-1].sentence == sentence else 0
+            continue
+        normal, known, imperative = analyze_word(t.text)
+        tokens.append(Token(t.text, normal, sentence, known, imperative))
+    return tokens
+
+
+def analyze_many(texts: list[str]) -> list[list[Token]]:
+    """Tokens with lemmas and sentence numbers for a batch of normalized texts."""
+    return [_tokens(doc) for doc in _tokenizer().pipe(texts)]
+
+
+def tokenize(text: str) -> list[str]:
+    """Word and emoji tokens of a normalized text, punctuation dropped."""
+    return [t.text for t in _tokens(_tokenizer()(text))]
+
+
+def lemmatize(text: str) -> list[str]:
+    return [t.lemma for t in _tokens(_tokenizer()(text))]
+
+
+def lemmatize_many(texts: list[str]) -> list[list[str]]:
+    return [[t.lemma for t in tokens] for tokens in analyze_many(texts)]

@@ -1,0 +1,69 @@
+"""Text normalization: small pure functions, each testable with a table.
+
+The model sees the normalized text; the caller keeps the original for display and storage.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+URL_TOKEN = " urltoken "
+EMAIL_TOKEN = " emailtoken "
+PHONE_TOKEN = " phonetoken "
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Russian numbers in the forms people type: +7 900 000-12-34, 8(900)0001234, 89000001234.
+_PHONE = re.compile(r"(?<!\w)(?:\+7|8)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)")
+# Four or more of the same letter ("ааааа", "!!!!!") say the same as three.
+_REPEAT = re.compile(r"(\w|[!?.)(])\1{3,}")
+_SPACES = re.compile(r"[^\S\n]+")
+_NEWLINES = re.compile(r"\s*\n\s*")
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def lower(text: str) -> str:
+    return text.lower()
+
+
+def fold_yo(text: str) -> str:
+    return text.replace("ё", "е")
+
+
+def mask_urls(text: str) -> str:
+    return _URL.sub(URL_TOKEN, text)
+
+
+def mask_emails(text: str) -> str:
+    return _EMAIL.sub(EMAIL_TOKEN, text)
+
+
+def mask_phones(text: str) -> str:
+    return _PHONE.sub(PHONE_TOKEN, text)
+
+
+def fold_repeats(text: str) -> str:
+    return _REPEAT.sub(r"\1\1\1", text)
+
+
+def squeeze_spaces(text: str) -> str:
+    """Runs of spaces become one space and runs of line breaks one break (they end sentences)."""
+    return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
+
+
+# Order matters: URLs before e-mails (an URL may hold an @), both before phones.
+STEPS = (nfkc, lower, fold_yo, mask_urls, mask_emails, mask_phones, fold_repeats, squeeze_spaces)
+
+
+def normalize(text: str) -> str:
+    """NFKC, lower case, ё→е, URLs/e-mails/phones as placeholders, repeats folded, spaces squeezed.
+
+    Emoji pass through untouched: the tokenizer keeps each as a token of its own.
+    """
+    for step in STEPS:
+        text = step(text)
+    return text

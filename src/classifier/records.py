@@ -1,0 +1,77 @@
+"""Input and annotated record shapes, and their validation.
+
+Validation returns readable problems rather than raising on the first, so a batch job can report
+every bad line and go on with the good ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .labels import CATEGORIES, CHANNELS, REPORTERS, URGENCIES, consistency_errors
+
+MAX_TEXT_CHARS = 20_000
+LABEL_FIELDS = ("category", "is_hard", "urgency", "reporter")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to classify."""
+
+    text: str
+    channel: str | None = None
+    id: str | None = None
+
+
+class InvalidInput(ValueError):
+    """A message or record that does not have the expected shape; the text says what to fix."""
+
+
+def message_from_dict(data: object) -> Message:
+    """A `Message` from a decoded JSON object, or `InvalidInput` naming the field and the rule."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"expected a JSON object with a 'text' field, got {type(data).__name__}")
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("field 'text' must be a non-empty string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(
+            f"field 'text' is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}"
+        )
+    channel = data.get("channel")
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"field 'channel' must be one of {', '.join(CHANNELS)}; got {channel!r}")
+    message_id = data.get("id")
+    if message_id is not None and not isinstance(message_id, str | int):
+        raise InvalidInput("field 'id' must be a string")
+    return Message(text=text, channel=channel, id=None if message_id is None else str(message_id))
+
+
+_ALLOWED = {
+    "channel": CHANNELS,
+    "reporter": REPORTERS,
+    "category": CATEGORIES,
+    "urgency": URGENCIES,
+}
+REQUIRED_FIELDS = ("id", "text", "channel", "reporter", "category", "is_hard", "urgency")
+
+
+def record_problems(record: object) -> list[str]:
+    """What is wrong with one annotated record by the guide's schema; empty when it is valid."""
+    if not isinstance(record, dict):
+        return [f"expected a JSON object, got {type(record).__name__}"]
+    problems = [f"missing field {name!r}" for name in REQUIRED_FIELDS if name not in record]
+    if problems:
+        return problems
+    if not isinstance(record["id"], str) or not record["id"]:
+        problems.append("'id' must be a non-empty string")
+    if not isinstance(record["text"], str) or not record["text"].strip():
+        problems.append("'text' must be a non-empty string")
+    for name, allowed in _ALLOWED.items():
+        if record[name] not in allowed:
+            problems.append(f"{name!r} must be one of {', '.join(allowed)}; got {record[name]!r}")
+    if not isinstance(record["is_hard"], bool):
+        problems.append(f"'is_hard' must be true or false; got {record['is_hard']!r}")
+    if not problems:
+        problems += consistency_errors(record["category"], record["is_hard"], record["urgency"])
+    return problems

@@ -1,0 +1,1 @@
+"""Training, evaluation, MLflow logging and the champion gate for the complaint classifier."""

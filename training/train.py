@@ -1,0 +1,229 @@
+"""`complaints train`: validate, split, cross-validate, fit, evaluate, log to MLflow, register.
+
+The first registered version becomes the `champion`; later ones wait for `complaints promote`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from classifier import artifact
+from classifier.config import Paths
+from classifier.dataset import data_hash, load_corpus
+from classifier.labels import HEAD_LABELS, HEADS
+from classifier.metrics import evaluate_decisions, summary
+from classifier.model import ComplaintClassifier, ReviewThresholds
+from classifier.records import Message
+from classifier.safety import SafetyRules
+
+from .split import split
+from .tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
+
+PIP_REQUIREMENTS = [
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "spacy",
+    "pymorphy3",
+    "pymorphy3-dicts-ru",
+    "joblib",
+    "pyyaml",
+]
+PROBABILITY_GRID = np.round(np.arange(0.30, 0.91, 0.05), 2)
+MARGIN_GRID = np.round(np.arange(0.0, 0.61, 0.05), 2)
+
+
+@dataclass
+class TrainResult:
+    version: str
+    run_id: str
+    model_path: Path
+    cv: dict
+    test: dict
+    test_model_only: dict
+    champion: bool
+    seconds: float
+
+
+def decide(model: ComplaintClassifier, records: list[dict], rules: SafetyRules | None):
+    model.safety = rules
+    return model.map(Message(text=r["text"], channel=r["channel"], id=r["id"]) for r in records)
+
+
+def out_of_fold(records: list[dict], folds: int, seed: int):
+    """Each record's decision by a model that never saw it (no safety rules): for metrics
+    and for choosing the review thresholds."""
+    decisions = [None] * len(records)
+    strata = [r["category"] for r in records]
+    for fit_ix, val_ix in StratifiedKFold(folds, shuffle=True, random_state=seed).split(
+        records, strata
+    ):
+        model = ComplaintClassifier.fit([records[i] for i in fit_ix])
+        for i, d in zip(val_ix, decide(model, [records[i] for i in val_ix], None), strict=True):
+            decisions[i] = d
+    return decisions
+
+
+def choose_thresholds(decisions, records, target_accuracy: float) -> ReviewThresholds:
+    """The loosest thresholds under which confident category decisions reach the target accuracy."""
+    labels = HEAD_LABELS["category"]
+    proba = np.array([[d.probabilities["category"][c] for c in labels] for d in decisions])
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    correct = np.array(
+        [d.category == r["category"] for d, r in zip(decisions, records, strict=True)]
+    )
+
+    def loosest(values: np.ndarray, grid: np.ndarray) -> float:
+        for threshold in grid:
+            kept = values >= threshold
+            if kept.any() and correct[kept].mean() >= target_accuracy:
+                return float(threshold)
+        return float(grid[-1])
+
+    return ReviewThresholds(
+        min_probability=loosest(top2[:, 1], PROBABILITY_GRID),
+        min_margin=loosest(top2[:, 1] - top2[:, 0], MARGIN_GRID),
+    )
+
+
+def train(
+    paths: Paths | None = None,
+    folds: int = 5,
+    seed: int = 42,
+    review_target_accuracy: float = 0.93,
+    records: list[dict] | None = None,
+    note: str = "",
+) -> TrainResult:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from .plots import confusion_figure
+    from .pyfunc import ComplaintPyfunc
+
+    started = time.perf_counter()
+    paths = paths or Paths.from_env()
+    records = records if records is not None else load_corpus(paths.data)
+    train_records, test_records, split_created = split(records, paths.test_ids, seed)
+    configure(paths.home)
+    client = MlflowClient()
+    version = str(_next_version(client))
+
+    with mlflow.start_run(run_name=f"v{version}") as run:
+        oof = out_of_fold(train_records, folds, seed)
+        cv = evaluate_decisions(train_records, oof)
+        thresholds = choose_thresholds(oof, train_records, review_target_accuracy)
+        model = ComplaintClassifier.fit(train_records, thresholds=thresholds)
+        model.version = version
+        test_model_only = evaluate_decisions(test_records, decide(model, test_records, None))
+        test = evaluate_decisions(test_records, decide(model, test_records, SafetyRules.load()))
+        model.safety = None  # the rules are data loaded beside the model, not pickled in it
+
+        corrections = sum(1 for r in records if r.get("corrects"))
+        mlflow.log_params(
+            {
+                "folds": folds,
+                "seed": seed,
+                "review_target_accuracy": review_target_accuracy,
+                "n_train": len(train_records),
+                "n_test": len(test_records),
+                "data_hash": data_hash(records),
+                "split_created": split_created,
+                "min_probability": thresholds.min_probability,
+                "min_margin": thresholds.min_margin,
+                **{f"features.{k}": v for k, v in model.features.get_params().items()},
+                **{
+                    f"head.{k}": v
+                    for k, v in model.heads["category"].get_params().items()
+                    if k != "labels"
+                },
+            }
+        )
+        mlflow.set_tags(
+            {"corrections_in_training": corrections, "note": note, "model_version": version}
+        )
+        for prefix, report in (("cv", cv), ("test", test), ("test_model_only", test_model_only)):
+            mlflow.log_metrics({f"{prefix}_{k}": v for k, v in summary(report).items()})
+        for head in HEADS:
+            for label, m in test[head]["per_class"].items():
+                mlflow.log_metric(f"test_{head}_f1.{label}", m["f1"])
+            figure = confusion_figure(head, test[head]["labels"], test[head]["confusion"])
+            mlflow.log_figure(figure, f"confusion/{head}.png")
+        mlflow.log_dict(cv, "reports/cv.json")
+        mlflow.log_dict(test, "reports/test.json")
+        mlflow.log_dict(test_model_only, "reports/test_model_only.json")
+        mlflow.log_text("\n".join(r["id"] for r in test_records), "data/test_ids.txt")
+        mlflow.log_text(
+            "\n".join(f"{r['id']}\t{r['corrects']}" for r in records if r.get("corrects")),
+            "data/corrections.tsv",
+        )
+
+        path = artifact.model_path(paths.models, version)
+        artifact.save(
+            model,
+            path,
+            run_id=run.info.run_id,
+            data_hash=data_hash(records),
+            metrics={k: v for k, v in summary(test).items()},
+            n_train=len(train_records),
+        )
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=ComplaintPyfunc(),
+            artifacts={"model": str(path), "metadata": str(artifact.sidecar_path(path))},
+            registered_model_name=REGISTERED_MODEL,
+            pip_requirements=PIP_REQUIREMENTS,
+        )
+    registered = str(info.registered_model_version)
+    if registered != version:
+        raise RuntimeError(
+            f"Expected to register version {version}, MLflow made {registered}; "
+            "was another training running at the same time?"
+        )
+    champion = _champion_version(client) is None
+    if champion:
+        client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
+        artifact.set_champion(paths.models, version)
+    return TrainResult(
+        version,
+        run.info.run_id,
+        path,
+        cv,
+        test,
+        test_model_only,
+        champion,
+        time.perf_counter() - started,
+    )
+
+
+def _next_version(client) -> int:
+    versions = client.search_model_versions(f"name='{REGISTERED_MODEL}'")
+    return 1 + max((int(v.version) for v in versions), default=0)
+
+
+def _champion_version(client) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
+    except MlflowException:
+        return None
+
+
+def result_summary(result: TrainResult) -> str:
+    numbers = summary(result.test)
+    return json.dumps(
+        {
+            "version": result.version,
+            "run_id": result.run_id,
+            "champion": result.champion,
+            "seconds": round(result.seconds, 1),
+            "test": {k: round(v, 4) for k, v in numbers.items()},
+        },
+        indent=2,
+    )
