@@ -20,6 +20,7 @@ class Token:
     sentence: int  # index of the sentence (or line) the token is in
     known: bool = True  # in the dictionary; unknown words may be typos
     imperative: bool = False  # «умри», «сдохни» curse, they do not report
+    readings: frozenset[str] = frozenset()  # every possible lemma («валит»: валить, валита)
 
 
 @cache
@@ -30,7 +31,7 @@ def _tokenizer():
 
 
 @cache
-def _morph():
+def morph():
     try:
         import pymorphy3
     except ImportError as error:  # pragma: no cover - depends on the environment
@@ -42,21 +43,23 @@ def _morph():
 
 
 @lru_cache(maxsize=200_000)
-def analyze_word(word: str) -> tuple[str, bool, bool]:
-    """(normal form, is it a dictionary word, is it an imperative) of one lower-cased word.
+def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str]]:
+    """(normal form, is it a dictionary word, is it an imperative, every possible normal form)
+    of one lower-cased word.
 
     Numbers fold to one token; emoji, symbols and times such as "9:30" stay as they are.
     """
     if word in _PLACEHOLDERS:
-        return word, True, False
+        return word, True, False, frozenset({word})
     if word.isdigit():
-        return NUMBER_TOKEN, True, False
+        return NUMBER_TOKEN, True, False, frozenset({NUMBER_TOKEN})
     if not any(ch.isalpha() for ch in word):
-        return word, True, False
-    morph = _morph()
-    parse = morph.parse(word)[0]
-    normal = parse.normal_form.replace("ё", "е")
-    return normal, morph.word_is_known(word), "impr" in parse.tag
+        return word, True, False, frozenset({word})
+    analyzer = morph()
+    parses = analyzer.parse(word)
+    normal = parses[0].normal_form.replace("ё", "е")
+    readings = frozenset(p.normal_form.replace("ё", "е") for p in parses)
+    return normal, analyzer.word_is_known(word), "impr" in parses[0].tag, readings
 
 
 def lemma(word: str) -> str:
@@ -70,8 +73,8 @@ def _tokens(doc) -> list[Token]:
             if "\n" in t.text or ";" in t.text or not t.text.strip(".!?…"):
                 sentence += 1 if tokens and tokens[-1].sentence == sentence else 0
             continue
-        normal, known, imperative = analyze_word(t.text)
-        tokens.append(Token(t.text, normal, sentence, known, imperative))
+        normal, known, imperative, readings = analyze_word(t.text)
+        tokens.append(Token(t.text, normal, sentence, known, imperative, readings))
     return tokens
 
 

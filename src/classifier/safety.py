@@ -29,7 +29,16 @@ from .lemmatize import Token
 
 DEFAULT_RULES = "safety_rules.yaml"
 FUZZY_MIN_LENGTH = 5
-CUE_KINDS = ("negation", "hypothetical", "settled", "past", "report", "inanimate", "unrelated")
+CUE_KINDS = (
+    "negation",
+    "hypothetical",
+    "settled",
+    "past",
+    "long_ago",
+    "report",
+    "inanimate",
+    "unrelated",
+)
 SCOPES = ("sentence", "near", "message")
 # A typo rarely changes the first letter, except between vowels people confuse («атравилась»).
 _CONFUSED_FIRST = ({"а", "о"}, {"е", "и"}, {"е", "э"})
@@ -103,43 +112,61 @@ def _deletions(word: str) -> set[str]:
 
 
 class FuzzyLexicon:
-    """Exact lookup for short words, and one edit (symmetric deletions) for long ones."""
+    """Typo-tolerant lookup of trigger words: one edit away from any inflected form.
 
-    def __init__(self, words: set[str]):
-        self.exact = frozenset(words)
-        self.by_deletion: dict[str, set[str]] = {}
-        for word in words:
-            if len(word) >= FUZZY_MIN_LENGTH:
-                for key in {word, *_deletions(word)}:
-                    self.by_deletion.setdefault(key, set()).add(word)
+    An unknown word such as «судароги» gets a useless guessed lemma from pymorphy3, so it is
+    compared with the inflected forms of the trigger lemmas («судороги» → «судорога») instead.
+    """
+
+    def __init__(self, lemmas: set[str]):
+        self.by_deletion: dict[str, set[tuple[str, str]]] = {}
+        for lemma in lemmas:
+            if len(lemma) < FUZZY_MIN_LENGTH:
+                continue
+            for form in word_forms(lemma):
+                for key in {form, *_deletions(form)}:
+                    self.by_deletion.setdefault(key, set()).add((form, lemma))
 
     @cache  # noqa: B019 - one lexicon per rules file, kept for the process
     def lookup(self, word: str) -> frozenset[str]:
-        found = {word} if word in self.exact else set()
+        """Lemmas that have a form within one edit of `word`."""
+        found = set()
         if len(word) >= FUZZY_MIN_LENGTH - 1:
             for key in {word, *_deletions(word)}:
                 found |= {
-                    w
-                    for w in self.by_deletion.get(key, ())
-                    if abs(len(w) - len(word)) <= 1 and _same_start(w, word)
+                    lemma
+                    for form, lemma in self.by_deletion.get(key, ())
+                    if abs(len(form) - len(word)) <= 1 and _same_start(form, word)
                 }
         return frozenset(found)
+
+
+def word_forms(lemma: str) -> set[str]:
+    """Every inflected form of a dictionary word (just the word itself when it is unknown)."""
+    from .lemmatize import morph
+
+    forms = {lemma}
+    for parse in morph().parse(lemma)[:1]:
+        forms |= {f.word.replace("ё", "е") for f in parse.lexeme}
+    return forms
 
 
 def _same_start(a: str, b: str) -> bool:
     return a[0] == b[0] or any({a[0], b[0]} <= pair for pair in _CONFUSED_FIRST)
 
 
-def _token_matches(lexicon: FuzzyLexicon, token: Token, lemma: str) -> bool:
+def _token_matches(lexicon: FuzzyLexicon, token: Token, lemma: str, any_reading: bool) -> bool:
     """Exact on the lemma or the word as written; one edit away only for unknown words.
 
-    Dictionary words are never treated as typos: «отправить» is not a misspelt «отравить».
+    Inside a phrase of several words any reading of an ambiguous word counts («валит дым»:
+    валить), since its neighbours disambiguate; a single-word trigger takes the first reading
+    only («кому» is not «кома»). Dictionary words are never typos: «отправить» is not «отравить».
     """
-    if lemma == token.lemma or lemma == token.text:
+    if lemma == token.text or lemma == token.lemma:
         return True
-    return not token.known and (
-        lemma in lexicon.lookup(token.lemma) or lemma in lexicon.lookup(token.text)
-    )
+    if any_reading and lemma in token.readings:
+        return True
+    return not token.known and lemma in lexicon.lookup(token.text)
 
 
 def find_phrase(
@@ -152,8 +179,9 @@ def find_phrase(
     """Every match of `phrase` in order, within one sentence, at most `gap` words apart."""
     matches = []
     first, rest = phrase.lemmas[0], phrase.lemmas[1:]
+    any_reading = bool(rest)
     for start, token in enumerate(tokens):
-        if start in blocked or not _token_matches(lexicon, token, first):
+        if start in blocked or not _token_matches(lexicon, token, first, any_reading):
             continue
         positions = [start]
         for lemma in rest:
@@ -165,7 +193,7 @@ def find_phrase(
                     for j in window
                     if tokens[j].sentence == tokens[last].sentence
                     and j not in blocked
-                    and _token_matches(lexicon, tokens[j], lemma)
+                    and _token_matches(lexicon, tokens[j], lemma, any_reading)
                 ),
                 None,
             )
@@ -184,11 +212,8 @@ class SafetyRules:
         self.rules = tuple(rules)
         self.vocabulary = vocabulary
         self.source = source
-        words = {lemma for rule in rules for p in rule.phrases for lemma in p.lemmas}
-        words |= {lemma for c in vocabulary.cues.values() for p in c.phrases for lemma in p.lemmas}
-        words |= {lemma for p in vocabulary.idioms for lemma in p.lemmas}
-        words |= {lemma for c in vocabulary.cues.values() for lemma in c.before_only}
-        self.lexicon = FuzzyLexicon(words)
+        # Typos are tolerated on trigger words only; cues and idioms match as written.
+        self.lexicon = FuzzyLexicon({w for rule in rules for p in rule.phrases for w in p.lemmas})
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SafetyRules:
@@ -258,22 +283,47 @@ class SafetyRules:
                 return Verdict(rule.id, True, match.words, f"matched «{phrase.text}»")
         return Verdict(rule.id, False, (), "; ".join(reasons) or "no trigger")
 
+    def _negator(self, phrase: Phrase, match: Match, tokens) -> str | None:
+        """A negation of the matched words: just before them («не отравилась»), between them
+        («кровь не идёт»), or right after them («судорог не было», «крови нет»).
+        Negators that are part of the phrase itself («не дышит») do not count."""
+        v = self.vocabulary
+        first, last = match.positions[0], match.positions[-1]
+        sentence = tokens[first].sentence
+
+        def is_negator(j: int) -> bool:
+            return (
+                0 <= j < len(tokens)
+                and tokens[j].sentence == sentence
+                and (tokens[j].lemma in v.negators or tokens[j].text in v.negators)
+            )
+
+        own = set(phrase.lemmas)
+        if not own & v.negators:
+            before = range(max(0, first - v.negation_window), first)
+            found = next((j for j in before if is_negator(j)), None)
+            if found is not None:
+                return f"negation «{tokens[found].text}» before it"
+            inside = (j for j in range(first, last) if j not in match.positions)
+            found = next((j for j in inside if is_negator(j)), None)
+            if found is not None:
+                return f"negation «{tokens[found].text}» inside it"
+        after = last + 1
+        if is_negator(after) and (
+            tokens[after].text == "нет"
+            or (after + 1 < len(tokens) and tokens[after + 1].lemma == "быть")
+        ):
+            return f"negation «{' '.join(t.text for t in tokens[after : after + 2])}» after it"
+        return None
+
     def _cancelled(self, rule: Rule, phrase: Phrase, match: Match, tokens) -> str | None:
         v = self.vocabulary
         start = match.positions[0]
         sentence = tokens[start].sentence
-        if "negation" in rule.cancelled_by and phrase.lemmas[0] not in v.negators:
-            before = range(max(0, start - v.negation_window), start)
-            negator = next(
-                (
-                    tokens[j].text
-                    for j in before
-                    if tokens[j].sentence == sentence and tokens[j].lemma in v.negators
-                ),
-                None,
-            )
+        if "negation" in rule.cancelled_by:
+            negator = self._negator(phrase, match, tokens)
             if negator:
-                return f"negation «{negator}» before it"
+                return negator
         for kind in rule.cancelled_by:
             cue = v.cues.get(kind)
             if cue is None:
