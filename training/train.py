@@ -185,7 +185,9 @@ def train(
             f"Expected to register version {version}, MLflow made {registered}; "
             "was another training running at the same time?"
         )
-    champion = _champion_version(client) is None
+    # The first version is the champion; so is a new one when the champion's local file is gone
+    # (models/ is not in git), since the CLI and the service could not serve anything otherwise.
+    champion = _champion_version(client) is None or not _local_champion_exists(paths)
     if champion:
         client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
         artifact.set_champion(paths.models, version)
@@ -204,6 +206,11 @@ def train(
 def _next_version(client) -> int:
     versions = client.search_model_versions(f"name='{REGISTERED_MODEL}'")
     return 1 + max((int(v.version) for v in versions), default=0)
+
+
+def _local_champion_exists(paths: Paths) -> bool:
+    version = artifact.champion_version(paths.models)
+    return version is not None and artifact.model_path(paths.models, version).exists()
 
 
 def _champion_version(client) -> str | None:

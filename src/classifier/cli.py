@@ -61,9 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--note", default="", help="a tag on the MLflow run")
     train.set_defaults(handler=cmd_train)
 
+    model = commands.add_parser("model", help="the saved models").add_subparsers(metavar="ACTION")
+    ensure = model.add_parser("ensure", help="train the first model if none exists yet")
+    ensure.set_defaults(handler=cmd_model_ensure)
+    info = model.add_parser("info", help="metadata of the champion model")
+    info.set_defaults(handler=cmd_model_info)
+
     data = commands.add_parser("data", help="the annotated corpus").add_subparsers(metavar="ACTION")
     check = data.add_parser("check", help="validate data/annotated and print its counts")
     check.add_argument("--dir", type=Path, help="default: data/annotated")
+    check.add_argument("--markdown", action="store_true", help="also print the counts as a table")
     check.set_defaults(handler=cmd_data_check)
 
     rules = commands.add_parser("rules", help="the safety rules").add_subparsers(metavar="ACTION")
@@ -208,6 +215,28 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_model_ensure(args) -> int:
+    from . import artifact
+
+    paths = Paths.from_env()
+    load_or_train(None)
+    print(f"champion model: v{artifact.champion_version(paths.models)} in {paths.models}")
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    from . import artifact
+
+    paths = Paths.from_env()
+    version = artifact.champion_version(paths.models)
+    if version is None:
+        print(f"no champion model in {paths.models}; run `complaints train`", file=sys.stderr)
+        return 1
+    meta = artifact.read_metadata(artifact.model_path(paths.models, version))
+    print(json.dumps(meta, ensure_ascii=False, indent=2))
+    return 0
+
+
 # -- data ---------------------------------------------------------------------------------------
 def cmd_data_check(args) -> int:
     from .dataset import check_corpus
@@ -223,6 +252,8 @@ def cmd_data_check(args) -> int:
             f"  distinct lemmas per 1,000 tokens: {v['distinct_lemmas_per_1000_tokens']:.1f}; "
             f"messages sharing their first three words: {v['shared_opening_share']:.1%}"
         )
+    if args.markdown:
+        print("\n" + counts_table([item.record for item in result.records]))
     if result.problems:
         print(f"\n{len(result.problems)} problems:", file=sys.stderr)
         for problem in result.problems:
@@ -230,6 +261,26 @@ def cmd_data_check(args) -> int:
         return 1
     print("data check passed")
     return 0
+
+
+def counts_table(records: list[dict]) -> str:
+    """Markdown: per category, how many are hard, critical, from executors, per channel."""
+    from .labels import CATEGORIES
+
+    header = ["category", "total", "hard", "critical", "executor", *CHANNELS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for category in (*CATEGORIES, None):
+        rows = [r for r in records if category is None or r["category"] == category]
+        cells = [
+            "**all**" if category is None else f"`{category}`",
+            len(rows),
+            sum(r["is_hard"] for r in rows),
+            sum(r["urgency"] == "critical" for r in rows),
+            sum(r["reporter"] == "executor" for r in rows),
+            *(sum(r["channel"] == c for r in rows) for c in CHANNELS),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
 
 
 # -- rules --------------------------------------------------------------------------------------

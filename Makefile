@@ -1,0 +1,38 @@
+# Two entry points on a fresh clone: `make serve` and `make test`. Each creates .venv and installs
+# everything first; `make install` alone gives the `complaints` command.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install model serve test lint check-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Trains the first model from data/annotated/ when none exists yet (about a minute).
+model: install
+	$(BIN)/complaints model ensure
+
+serve: model
+	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(PORT) --workers $${WORKERS:-1}
+
+check-data: install
+	$(BIN)/complaints data check
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install check-data lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) models/complaint-classifier models/champion.json mlflow.db mlartifacts

@@ -1,0 +1,54 @@
+"""Shared fixtures: one model trained for the whole session on the real corpus, in a temporary
+home with its own embedded MLflow store, so tests never touch the developer's models/ or mlflow.db.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from classifier.config import Paths
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "data" / "annotated"
+SPLIT = REPO / "data" / "splits" / "test_ids.txt"
+
+
+@pytest.fixture(scope="session")
+def session_env(tmp_path_factory):
+    """Environment variables pointing the project at a temporary home."""
+    home = tmp_path_factory.mktemp("home")
+    split = SPLIT if SPLIT.exists() else home / "test_ids.txt"
+    env = {
+        "COMPLAINTS_HOME": str(home),
+        "COMPLAINTS_DATA_DIR": str(CORPUS),
+        "COMPLAINTS_TEST_IDS": str(split),
+        "COMPLAINTS_MODELS_DIR": str(home / "models"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    saved = {k: os.environ.get(k) for k in [*env, "MLFLOW_TRACKING_URI"]}
+    os.environ.update(env)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def trained(session_env):
+    """The result of one real `train` run (3 folds to keep the suite quick)."""
+    from training.train import train
+
+    return train(Paths.from_env(), folds=3)
+
+
+@pytest.fixture(scope="session")
+def model(trained):
+    from classifier import load_classifier
+
+    return load_classifier(trained.model_path)

@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from classifier import artifact
+from classifier.dataset import load_corpus
+from classifier.model import ComplaintClassifier
+
+from .conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    records = load_corpus(CORPUS)[::8]  # every eighth record: enough for every label, fast
+    model = ComplaintClassifier.fit(records)
+    model.version = "7"
+    return model
+
+
+@pytest.fixture
+def saved(tmp_path, small_model):
+    path = tmp_path / "m" / "model.joblib"
+    artifact.save(small_model, path, run_id="abc", data_hash="h")
+    return path
+
+
+def test_round_trip_keeps_metadata_and_predictions(saved, small_model):
+    loaded, meta = artifact.load(saved)
+    assert meta["model_version"] == "7" and meta["run_id"] == "abc" and meta["data_hash"] == "h"
+    assert meta["labels"]["category"][0] == "death"
+    assert set(meta["libraries"]) >= {"scikit-learn", "numpy", "pymorphy3", "spacy"}
+    assert len(meta["sha256"]) == 64
+    text = "ситтер не пришла, ждали весь день, верните деньги"
+    assert loaded(text).probabilities == small_model(text).probabilities
+
+
+def test_corrupted_file_is_refused(saved):
+    saved.write_bytes(saved.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(artifact.ArtifactError, match="corrupted: SHA-256"):
+        artifact.load(saved)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"format_version": 99}, "Expected model format_version=1, got 99"),
+        (
+            {"libraries": {"scikit-learn": "0.1.0", "numpy": "1.0", "scipy": "1.0"}},
+            "saved with scikit-learn==0.1.0",
+        ),
+        ({"labels": {"category": ["x"]}}, "label sets differ"),
+    ],
+)
+def test_mismatched_metadata_is_refused(saved, change, fragment):
+    side = artifact.sidecar_path(saved)
+    meta = json.loads(side.read_text()) | change
+    side.write_text(json.dumps(meta))
+    with pytest.raises(artifact.ArtifactError, match=fragment):
+        artifact.load(saved)
+
+
+def test_missing_model_says_how_to_fix(tmp_path):
+    with pytest.raises(artifact.ArtifactError, match="complaints train"):
+        artifact.load(tmp_path / "nothing.joblib")
+
+
+def test_champion_pointer(tmp_path, small_model):
+    assert artifact.champion_version(tmp_path) is None
+    with pytest.raises(artifact.ArtifactError, match="No champion"):
+        artifact.load_champion(tmp_path)
+    artifact.save(small_model, artifact.model_path(tmp_path, "7"))
+    artifact.set_champion(tmp_path, "7")
+    model, meta = artifact.load_champion(tmp_path)
+    assert model.version == "7"
+    assert artifact.champion_version(tmp_path) == "7" and meta["model_version"] == "7"
+    with pytest.raises(artifact.ArtifactError):
+        artifact.set_champion(tmp_path, "8")  # no such version saved

@@ -1,0 +1,159 @@
+"""The `complaints` command, run in-process through its real entry point."""
+
+import json
+
+import pytest
+
+from classifier.cli import main
+
+
+@pytest.fixture
+def cli(trained, capsys):
+    def run(*args):
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_classify_file_with_bad_lines(cli, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {"id": "a", "text": "кот не дышит!!!", "channel": "chat"}, ensure_ascii=False
+                ),
+                "{oops",
+                json.dumps({"id": "b", "text": ""}),
+                json.dumps({"id": "c", "text": "x" * 20_001}),
+                json.dumps({"id": "d", "text": "спасибо", "channel": "telegram"}),
+                json.dumps({"text": "можно оплатить картой?"}, ensure_ascii=False),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "out.jsonl"
+    code, _, err = cli("classify", "--input", str(source), "--output", str(output))
+    assert code == 1
+    assert f"{source}:2: not valid JSON" in err
+    assert f"{source}:3: field 'text' must be a non-empty string" in err
+    assert f"{source}:4: field 'text' is 20001 characters long; the limit is 20000" in err
+    assert f"{source}:5: field 'channel' must be one of" in err
+    answers = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [a["id"] for a in answers] == ["a", "line-6"]
+    assert answers[0]["urgency"] == "critical" and answers[0]["safety"]["fired"]
+    keys = {
+        "id",
+        "is_hard",
+        "category",
+        "urgency",
+        "reporter",
+        "probabilities",
+        "needs_review",
+        "explanation",
+        "safety",
+        "model_version",
+    }
+    assert keys <= answers[1].keys()
+
+
+def test_classify_text_is_readable(cli):
+    code, out, _ = cli(
+        "classify", "--text", "выгульщик не пришёл, верните деньги", "--channel", "chat"
+    )
+    assert code == 0
+    assert out.startswith("category  no_show — Невыход на услугу")
+    assert "urgency   high" in out and "model     v1" in out
+
+
+def test_evaluate_prints_metrics(cli, tmp_path):
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text(
+        json.dumps(
+            {
+                "id": "e1",
+                "text": "ситтер разбила вазу, требую компенсацию",
+                "channel": "chat",
+                "reporter": "client",
+                "category": "property_damage",
+                "is_hard": True,
+                "urgency": "high",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    code, out, _ = cli("evaluate", "--input", str(labelled))
+    assert code == 0
+    assert "== category: macro-F1" in out and "== critical:" in out
+
+
+def test_evaluate_refuses_unlabelled(cli, tmp_path):
+    bad = tmp_path / "l.jsonl"
+    bad.write_text('{"id": "1", "text": "нет меток"}\n', encoding="utf-8")
+    code, _, err = cli("evaluate", "--input", str(bad))
+    assert code == 1 and "missing field 'channel'" in err
+
+
+def test_rules_explain(cli):
+    code, out, _ = cli("rules", "explain", "кот отравился, что делать?")
+    assert code == 0
+    assert "FIRES poisoning" in out and "verdict: critical, rule poisoning" in out
+
+
+def test_rules_explain_says_why_not(cli):
+    code, out, _ = cli("rules", "explain", "что делать, если кот отравится?")
+    assert code == 0
+    assert "«отравится» cancelled: hypothetical cue" in out
+    assert "verdict: no override" in out
+
+
+def test_rules_test_reports_recall_and_misses(cli, tmp_path):
+    labelled = tmp_path / "l.jsonl"
+    rows = [
+        ("r1", "собака не дышит!!!", "health_harm", True, "critical"),
+        (
+            "r2",
+            "кот тяжело заболел, лежит и не ест уже час, пришла на визит",
+            "health_harm",
+            True,
+            "critical",
+        ),
+        ("r3", "спасибо за прогулку", "other", False, "low"),
+    ]
+    labelled.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": i,
+                    "text": t,
+                    "channel": "chat",
+                    "reporter": "client",
+                    "category": c,
+                    "is_hard": h,
+                    "urgency": u,
+                },
+                ensure_ascii=False,
+            )
+            for i, t, c, h, u in rows
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    code, out, _ = cli("rules", "test", "--input", str(labelled))
+    assert code == 0
+    assert "recall of critical 50.0% (1/2)" in out and "false alarms on the rest 0.00%" in out
+    assert "r2:" in out.split("missed critical:")[1]
+
+
+def test_model_info(cli):
+    code, out, _ = cli("model", "info")
+    assert code == 0 and json.loads(out)["model_version"] == "1"
+
+
+def test_unknown_command_prints_help(capsys):
+    assert main([]) == 2

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from classifier.decision import Override, apply_override, decode
+from classifier.labels import CATEGORIES, URGENCIES, consistency_errors
+
+
+def test_decoded_triples_always_follow_the_guide():
+    rng = np.random.default_rng(0)
+    n = 2000
+    p_hard = rng.dirichlet(np.ones(2), n)
+    p_category = rng.dirichlet(np.ones(len(CATEGORIES)) * 0.3, n)
+    p_urgency = rng.dirichlet(np.ones(len(URGENCIES)) * 0.3, n)
+    categories, hards, urgencies = decode(p_hard, p_category, p_urgency)
+    for c, h, u in zip(categories, hards, urgencies, strict=True):
+        assert not consistency_errors(CATEGORIES[c], bool(h), URGENCIES[u])
+
+
+def _one_hot(labels, label, p=0.9):
+    row = np.full(len(labels), (1 - p) / (len(labels) - 1))
+    row[labels.index(label)] = p
+    return row[None, :]
+
+
+def test_confident_heads_agreeing_are_kept():
+    c, h, u = decode(
+        _one_hot(("false", "true"), "true"),
+        _one_hot(CATEGORIES, "theft"),
+        _one_hot(URGENCIES, "high"),
+    )
+    assert (CATEGORIES[c[0]], bool(h[0]), URGENCIES[u[0]]) == ("theft", True, "high")
+
+
+def test_other_with_a_hard_urgency_is_resolved_consistently():
+    c, h, u = decode(
+        _one_hot(("false", "true"), "false", 0.6),
+        _one_hot(CATEGORIES, "other", 0.8),
+        _one_hot(URGENCIES, "high", 0.5),
+    )
+    assert (CATEGORIES[c[0]], bool(h[0])) == ("other", False)
+    assert URGENCIES[u[0]] in {"normal", "low"}
+
+
+P_CATEGORY = dict.fromkeys(CATEGORIES, 0.01) | {"property_damage": 0.3, "other": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("model_category", "rule_category", "expected"),
+    [
+        ("negative_review", "health_harm", "health_harm"),  # the rule's is more severe
+        ("death", "health_harm", "death"),  # never lowered
+        ("theft", None, "theft"),  # danger without harm: the model's category stands
+        ("other", None, "property_damage"),  # critical cannot be other: best hard category
+    ],
+)
+def test_override_only_raises(model_category, rule_category, expected):
+    override = Override("r", ("слово",), "позвонить", rule_category)
+    assert apply_override(model_category, P_CATEGORY, override) == (expected, True, "critical")

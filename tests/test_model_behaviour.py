@@ -1,0 +1,99 @@
+"""Behavioural tests of the trained model: what a quality team expects whatever the weights."""
+
+import pytest
+
+from classifier.labels import HEAD_LABELS, URGENCIES
+from classifier.records import Message
+
+RANK = {u: i for i, u in enumerate(URGENCIES)}  # 0 = critical
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [
+        ("собака отравилась на прогулке, её рвёт", "собака не отравилась, всё хорошо, спасибо"),
+        ("кота сбила машина, он лежит у дороги", "кота чуть не сбила машина, но всё обошлось"),
+        ("выгульщик опоздал на два часа, я в ярости", "выгульщик опоздал, но ничего страшного"),
+        ("у меня пропали деньги после визита ситтера", "деньги не пропали, нашла их в сумке"),
+    ],
+)
+def test_negation_does_not_raise_urgency(model, text, negated):
+    assert RANK[model(negated).urgency] >= RANK[model(text).urgency]
+
+
+@pytest.mark.parametrize(
+    ("clean", "typo"),
+    [
+        ("кошка отравилась, её рвёт", "кошка атравилась, её рвёт"),
+        ("ситтер разбил вазу и не сказал", "ситер розбил вазу и не сказал"),
+        (
+            "выгульщик не пришёл, ждали весь вечер, верните деньги",
+            "выгульщик не пришол ждали весь вечер верните деньги",
+        ),
+        (
+            "пропало золотое кольцо после визита ситтера",
+            "пропало золотое кольцо после визита ситера",
+        ),
+    ],
+)
+def test_typo_does_not_change_category(model, clean, typo):
+    assert model(typo).category == model(clean).category
+
+
+def test_batch_equals_single(model):
+    texts = ["кот умер во время визита", "можно перенести прогулку?", "ситтер нагрубил мне"]
+    batch = model.map([Message(t) for t in texts])
+    assert [d.as_dict() for d in batch] == [model(t).as_dict() for t in texts]
+
+
+def test_decision_shape(model):
+    d = model("Выгульщик привёл чужого человека в квартиру, без моего разрешения!", "chat")
+    out = d.as_dict()
+    assert {
+        "is_hard",
+        "category",
+        "urgency",
+        "reporter",
+        "probabilities",
+        "needs_review",
+        "explanation",
+        "safety",
+        "model_version",
+        "heads",
+    } <= out.keys()
+    for head, labels in HEAD_LABELS.items():
+        assert list(out["probabilities"][head]) == list(labels)
+        assert sum(out["probabilities"][head].values()) == pytest.approx(1, abs=0.01)
+        assert len(out["heads"][head]["alternatives"]) == min(2, len(labels) - 1)
+    assert out["explanation"]["category"], "a decision names the words that drove it"
+    assert all(w["weight"] > 0 for w in out["explanation"]["category"])
+
+
+def test_safety_override_reports_the_model_beside_it(model):
+    d = model("пишу из квартиры клиента: собака подавилась костью и задыхается!!", "chat")
+    assert d.safety["fired"] and d.safety["rule"] == "breathing"
+    assert d.urgency == "critical" and d.is_hard
+    assert d.category in {"health_harm", "death"}
+    assert d.probabilities["urgency"]["critical"] < 1.0  # the model's own numbers are kept
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "reporter"),
+    [
+        ("меня укусила собака клиента, рука в крови", "health_harm", "executor"),
+        (
+            "в квартире клиента был посторонний мужчина, пока я кормила кота",
+            "unauthorized_entry",
+            "executor",
+        ),
+        ("Здравствуйте, хочу перенести прогулку со среды на четверг", "other", "client"),
+    ],
+)
+def test_guide_examples(model, text, category, reporter):
+    d = model(text)
+    assert (d.category, d.reporter) == (category, reporter)
+
+
+def test_hypothetical_question_is_not_critical(model):
+    d = model("что делать, если собака съест шоколад?")
+    assert d.urgency != "critical" and not d.safety["fired"]
