@@ -90,6 +90,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             sublinear_tf=True,
             dtype=np.float32,
         ).fit(items)
+        # The cut-off vocabulary is only for introspection and would triple the file size.
+        self.words_.stop_words_ = self.chars_.stop_words_ = None
         self.n_words_ = len(self.words_.vocabulary_)
         self.n_chars_ = len(self.chars_.vocabulary_)
         self.word_names_ = self.words_.get_feature_names_out()

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from classifier.dataset import load_corpus
+from classifier.features import FeatureBuilder, prepare
+from classifier.heads import LinearHead
+from classifier.labels import HEAD_LABELS
+
+from .conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def matrix():
+    records = load_corpus(CORPUS)[::6]
+    items = prepare([r["text"] for r in records], [r["channel"] for r in records])
+    return FeatureBuilder().fit_transform(items), records
+
+
+@pytest.mark.parametrize("head", ["category", "urgency", "is_hard", "reporter"])
+def test_fast_probabilities_equal_scikit_learns(matrix, head):
+    X, records = matrix
+    y = [str(r[head]).lower() for r in records]
+    fitted = LinearHead(HEAD_LABELS[head]).fit(X, y)
+    ours = fitted.predict_proba(X)
+    reference = fitted.model_.predict_proba(X)
+    order = [list(fitted.model_.classes_).index(label) for label in HEAD_LABELS[head]]
+    np.testing.assert_allclose(ours, reference[:, order], atol=1e-5)
+    np.testing.assert_allclose(ours.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_unknown_label_is_refused(matrix):
+    X, records = matrix
+    with pytest.raises(ValueError, match="Expected labels among"):
+        LinearHead(("client", "executor")).fit(X, ["manager"] * len(records))
+
+
+def test_too_few_examples_to_calibrate_still_predicts(matrix):
+    X, _ = matrix
+    y = ["client"] * (X.shape[0] - 1) + ["executor"]
+    proba = LinearHead(("client", "executor")).fit(X, y).predict_proba(X[:3])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
