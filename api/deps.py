@@ -1,0 +1,78 @@
+"""Dependencies of the routes: settings, the served model, a database session, the caller's role."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from .champion import Champion
+from .settings import Role, Settings
+
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_champion(request: Request) -> Champion:
+    champion: Champion = request.app.state.champion
+    champion.maybe_refresh()
+    if champion.model is None:
+        raise HTTPException(503, "no model loaded yet; train one with `complaints train`")
+    return champion
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ChampionDep = Annotated[Champion, Depends(get_champion)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def requires(*roles: Role):
+    """A dependency that lets through keys of these roles (admin always)."""
+    allowed = {*roles, Role.admin}
+
+    def check(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> Role:
+        settings: Settings = request.app.state.settings
+        if settings.open_mode:
+            if not _is_loopback(request.client.host if request.client else None):
+                raise HTTPException(
+                    403,
+                    "no API keys are configured, so only loopback callers "
+                    "are served; configure COMPLAINTS_API_KEYS",
+                )
+            return Role.admin
+        if not key:
+            raise HTTPException(
+                401,
+                "missing API key: send it in the X-API-Key header",
+                headers={"WWW-Authenticate": "APIKey"},
+            )
+        role = settings.api_keys.get(key)
+        if role is None:
+            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "APIKey"})
+        if role not in allowed:
+            needed = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(
+                403, f"this key has role '{role.value}'; this endpoint needs one of: {needed}"
+            )
+        return role
+
+    return Depends(check)

@@ -1,0 +1,96 @@
+"""The HTTP service: `uvicorn api.main:app` (see `make serve`).
+
+The model is loaded once in the lifespan hook; the database schema is migrated at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from classifier import artifact
+
+from . import logs, metrics
+from .champion import Champion
+from .db import make_engine, make_sessions, migrate
+from .routes import router
+from .settings import Settings
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """
+Сортировка входящих сообщений сервиса передержки и выгула: сложный ли это кейс, какая из
+одиннадцати категорий, насколько срочно, кто сообщил — и что делать прямо сейчас.
+
+Ключ передаётся в заголовке `X-API-Key`; роли: `channel` (классификация), `router` (чтение
+предсказаний), `quality`, `admin` (перезагрузка модели).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.load()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        logs.install()
+        migrate(settings.db_url, settings.home)
+        app.state.engine = make_engine(settings.db_url)
+        app.state.sessions = make_sessions(app.state.engine)
+        app.state.champion = Champion(settings.models, settings.home, settings.refresh_seconds)
+        try:
+            app.state.champion.load_local()
+        except artifact.ArtifactError as error:
+            log.error("%s The service answers 503 until a model is trained and reloaded.", error)
+        if settings.open_mode:
+            log.warning(
+                "No API keys configured (COMPLAINTS_API_KEYS): the service is OPEN and "
+                "serves loopback callers only."
+            )
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="Complaint triage", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = route.path if route else "unmatched"
+        metrics.REQUESTS.labels(request.method, path, response.status_code).inc()
+        metrics.LATENCY.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Name the field and what was expected; never echo a 20,000-character text back.
+        problems = [_problem(e) for e in error.errors()]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    app.include_router(router)
+    return app
+
+
+def _problem(error: dict) -> dict:
+    if error["type"] == "json_invalid":
+        where = error["loc"][-1]
+        return {
+            "field": "body",
+            "problem": f"invalid JSON at character {where}: "
+            f"{error.get('ctx', {}).get('error', error['msg'])}",
+        }
+    field = ".".join(str(p) for p in error["loc"][1:]) or "body"
+    return {"field": field, "problem": error["msg"]}
+
+
+def __getattr__(name: str):
+    # `uvicorn api.main:app` builds the app on first access, not at import.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

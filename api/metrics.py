@@ -1,0 +1,41 @@
+"""Prometheus metrics. With several workers set PROMETHEUS_MULTIPROC_DIR (`make serve` does)."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("complaints_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "complaints_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+PREDICTIONS = Counter("complaints_predictions_total", "Decisions made", ["category", "urgency"])
+OVERRIDES = Counter("complaints_safety_overrides_total", "Safety rules fired", ["rule"])
+STORE_FAILURES = Counter("complaints_store_failures_total", "Classifications not stored")
+RELOADS = Counter("complaints_model_reloads_total", "Models loaded after start", ["outcome"])
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def count_decisions(decisions) -> None:
+    for d in decisions:
+        PREDICTIONS.labels(d.category, d.urgency).inc()
+        if d.safety.get("fired"):
+            OVERRIDES.labels(d.safety["rule"]).inc()
