@@ -21,8 +21,11 @@ install: $(STAMP)
 model: install
 	$(BIN)/complaints model ensure
 
+# WORKERS=2 make serve for more processes; they share metrics through .prometheus/.
 serve: model
-	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(PORT) --workers $${WORKERS:-1}
+	@rm -rf .prometheus && mkdir -p .prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.prometheus $(BIN)/uvicorn api.main:app \
+		--host $(HOST) --port $(PORT) --workers $${WORKERS:-1}
 
 check-data: install
 	$(BIN)/complaints data check
@@ -35,4 +38,5 @@ test: install check-data lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) models/complaint-classifier models/champion.json mlflow.db mlartifacts
+	rm -rf $(VENV) models/complaint-classifier models/champion.json mlflow.db mlartifacts \
+		complaints.db* .prometheus

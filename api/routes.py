@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from classifier.labels import HEAD_LABELS
 from classifier.records import MAX_TEXT_CHARS, Message
@@ -48,6 +49,7 @@ def classify_and_store(
     ids = [r.message_id or f"gen-{uuid.uuid4().hex}" for r in requests]
     decisions = model.map(Message(r.text, r.channel, i) for r, i in zip(requests, ids, strict=True))
     metrics.count_decisions(decisions)
+    answers = [d.as_dict() for d in decisions]
     now = datetime.now(UTC)
     stored = True
     try:
@@ -64,13 +66,13 @@ def classify_and_store(
                     reporter=d.reporter,
                     needs_review=d.needs_review,
                     safety_fired=bool(d.safety.get("fired")),
-                    decision=d.as_dict(),
+                    decision=a,
                     model_version=d.model_version,
                     received_at=r.received_at,
                     created_at=now,
                     meta=r.metadata,
                 )
-                for r, i, d in zip(requests, ids, decisions, strict=True)
+                for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
             ],
         )
     except Exception:
@@ -80,11 +82,11 @@ def classify_and_store(
         log.exception("could not store %d classifications; answering anyway", len(requests))
     return [
         Classification(
-            **(d.as_dict() | {"message_id": i}),
+            **(a | {"message_id": i}),
             stored=stored,
             actions=actions_for(d, r.channel, settings.contacts),
         )
-        for r, i, d in zip(requests, ids, decisions, strict=True)
+        for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
     ]
 
 

@@ -52,3 +52,18 @@ def model(trained):
     from classifier import load_classifier
 
     return load_classifier(trained.model_path)
+
+
+# -- CI must not pass with the PostgreSQL tests skipped ------------------------------------------
+_skipped_postgres: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and "PostgreSQL" in str(report.longrepr):
+        _skipped_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") and _skipped_postgres:
+        print(f"\nCI: {len(_skipped_postgres)} PostgreSQL tests were skipped; CI needs them run.")
+        session.exitstatus = 1

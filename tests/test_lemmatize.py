@@ -13,6 +13,9 @@ from classifier.lemmatize import NUMBER_TOKEN, analyze_many, lemma, lemmatize, t
         ("отравилась", "отравиться"),
         ("выгульщика", "выгульщик"),
         ("ёжика", "ежик"),  # ё folded in lemmas too
+        ("ситтер", "ситтер"),  # the service's own words: data/lexicon.yaml
+        ("ситтерша", "ситтер"),
+        ("ситтера", "ситтер"),
         ("2024", NUMBER_TOKEN),
         ("😡", "😡"),
         ("phonetoken", "phonetoken"),

@@ -7,7 +7,7 @@ can only raise the result; it never changes a probability.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -57,18 +57,29 @@ class Decision:
     model_version: str = ""
 
     def as_dict(self) -> dict:
-        """The JSON shape the CLI and the service answer with."""
-        out = asdict(self)
-        out["heads"] = {
-            name: {
-                "label": h.label,
-                "probability": h.probability,
-                "alternatives": [{"label": a, "probability": p} for a, p in h.alternatives],
-            }
-            for name, h in self.heads.items()
+        """The JSON shape the CLI and the service answer with (built by hand: `asdict`'s deep
+        copy took a millisecond per message)."""
+        return {
+            "id": self.id,
+            "is_hard": self.is_hard,
+            "category": self.category,
+            "urgency": self.urgency,
+            "reporter": self.reporter,
+            "probabilities": self.probabilities,
+            "heads": {
+                name: {
+                    "label": h.label,
+                    "probability": h.probability,
+                    "alternatives": [{"label": a, "probability": p} for a, p in h.alternatives],
+                }
+                for name, h in self.heads.items()
+            },
+            "needs_review": self.needs_review,
+            "review_reasons": list(self.review_reasons),
+            "explanation": self.explanation,
+            "safety": self.safety,
+            "model_version": self.model_version,
         }
-        out["review_reasons"] = list(self.review_reasons)
-        return out
 
 
 def _allowed_triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -42,6 +42,17 @@ def morph():
     return pymorphy3.MorphAnalyzer(lang="ru")
 
 
+@cache
+def lexicon() -> dict[str, str]:
+    """Forms of the service's own words that pymorphy3 guesses wrong (data/lexicon.yaml)."""
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("classifier.data").joinpath("lexicon.yaml").read_text("utf-8")
+    return {str(k): str(v) for k, v in (yaml.safe_load(text) or {}).items()}
+
+
 @lru_cache(maxsize=200_000)
 def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str]]:
     """(normal form, is it a dictionary word, is it an imperative, every possible normal form)
@@ -55,6 +66,8 @@ def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str]]:
         return NUMBER_TOKEN, True, False, frozenset({NUMBER_TOKEN})
     if not any(ch.isalpha() for ch in word):
         return word, True, False, frozenset({word})
+    if word in lexicon():
+        return lexicon()[word], True, False, frozenset({lexicon()[word]})
     analyzer = morph()
     parses = analyzer.parse(word)
     normal = parses[0].normal_form.replace("ё", "е")

@@ -1,0 +1,157 @@
+"""Drive the real server on loopback and print throughput and latency percentiles.
+
+    .venv/bin/python benchmarks/serve_bench.py [--seconds 10] [--rate 200]
+
+For 1 and 2 workers: an open-loop run at a fixed rate (is p99 within 20 ms at 200 requests/s?),
+a closed-loop run with 32 requests in flight (how many requests/s at most?), and the latency of
+one batch of 1,000 messages. Every run is bounded in count and time and talks to 127.0.0.1 only.
+Messages are the real complaint tweets in ../shared/external (evaluation only, never stored in
+the repo). Uses the champion in models/ (run `make model` first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.servers import LiveServer, server_env  # noqa: E402
+
+EXTERNAL = (
+    ROOT.parent / "shared" / "external" / ("sentirueval2016_telecom_bank_complaint_tweets.jsonl")
+)
+HEADERS = {"X-API-Key": "k-channel"}
+
+
+def texts() -> list[str]:
+    return [json.loads(line)["text"] for line in EXTERNAL.read_text("utf-8").splitlines()]
+
+
+async def open_loop(url: str, corpus: list[str], rate: float, seconds: float) -> dict:
+    """Send at a fixed rate whatever the answers do; latency includes queueing."""
+    latencies, failures = [], 0
+    async with httpx.AsyncClient(
+        base_url=url, timeout=10, limits=httpx.Limits(max_connections=200)
+    ) as http:
+
+        async def one(i: int) -> None:
+            nonlocal failures
+            started = time.perf_counter()
+            try:
+                r = await http.post(
+                    "/v1/classify",
+                    headers=HEADERS,
+                    json={"text": corpus[i % len(corpus)], "channel": "chat"},
+                )
+                failures += r.status_code != 200
+            except httpx.HTTPError:
+                failures += 1
+            latencies.append(time.perf_counter() - started)
+
+        tasks, start = [], time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return summary(latencies, failures, elapsed)
+
+
+async def closed_loop(url: str, corpus: list[str], concurrency: int, seconds: float) -> dict:
+    latencies, failures = [], 0
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+
+        async def worker(offset: int) -> None:
+            nonlocal failures
+            i = offset
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    r = await http.post(
+                        "/v1/classify",
+                        headers=HEADERS,
+                        json={"text": corpus[i % len(corpus)], "channel": "chat"},
+                    )
+                    failures += r.status_code != 200
+                except httpx.HTTPError:
+                    failures += 1
+                latencies.append(time.perf_counter() - started)
+                i += concurrency
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return summary(latencies, failures, elapsed)
+
+
+def batch_latency(url: str, corpus: list[str], repeats: int = 3) -> float:
+    body = {"messages": [{"text": t, "channel": "chat"} for t in corpus[:1000]]}
+    timings = []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            assert http.post("/v1/classify/batch", headers=HEADERS, json=body).status_code == 200
+            timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def summary(latencies: list[float], failures: int, elapsed: float) -> dict:
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(ms),
+        "failures": failures,
+        "rps": len(ms) / elapsed,
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "p99": float(np.percentile(ms, 99)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=200)
+    args = parser.parse_args()
+    corpus = texts()
+    rows = []
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = server_env(
+                ROOT, f"sqlite:///{Path(tmp) / 'bench.db'}", PROMETHEUS_MULTIPROC_DIR=tmp
+            )
+            server = LiveServer(env, workers=workers).start()
+            try:
+                asyncio.run(open_loop(server.url, corpus, 20, 2))  # warm up
+                fixed = asyncio.run(open_loop(server.url, corpus, args.rate, args.seconds))
+                flat_out = asyncio.run(closed_loop(server.url, corpus, 32, args.seconds))
+                batch = batch_latency(server.url, corpus)
+            finally:
+                server.stop()
+        rows.append((workers, fixed, flat_out, batch))
+    print(
+        f"| workers | at {args.rate:.0f} req/s: p50 / p90 / p99 ms | failures | max req/s "
+        "(32 in flight) | p99 ms there | batch of 1,000 s |"
+    )
+    print("|---|---|---|---|---|---|")
+    for workers, fixed, flat_out, batch in rows:
+        print(
+            f"| {workers} | {fixed['p50']:.1f} / {fixed['p90']:.1f} / {fixed['p99']:.1f} | "
+            f"{fixed['failures'] + flat_out['failures']} | {flat_out['rps']:.0f} | "
+            f"{flat_out['p99']:.1f} | {batch:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""A real uvicorn server: reload under load, and a restart that keeps every prediction."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+
+from classifier import artifact
+from classifier.config import Paths
+from training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
+
+from .servers import LiveServer, server_env
+
+CHANNEL, ADMIN = {"X-API-Key": "k-channel"}, {"X-API-Key": "k-admin"}
+ROUTER = {"X-API-Key": "k-router"}
+
+
+@pytest.fixture
+def home(trained, session_env) -> Path:
+    return Path(session_env["COMPLAINTS_HOME"])
+
+
+@pytest.fixture
+def second_version(trained):
+    """A second registered version made champion in the registry only (not yet served);
+    the champion is put back afterwards for the other tests."""
+    from training.train import train
+
+    result = train(Paths.from_env(), folds=2, note="second version for the reload test")
+    client = MlflowClient()
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, result.version)
+    yield result.version
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, trained.version)
+    artifact.set_champion(Paths.from_env().models, trained.version)
+
+
+def test_reload_under_load_drops_no_request(home, tmp_path, second_version):
+    env = server_env(home, f"sqlite:///{tmp_path / 'live.db'}", COMPLAINTS_REFRESH_SECONDS="0.2")
+    server = LiveServer(env, workers=2, log=tmp_path / "server.log").start()
+    statuses, versions, stop = [], set(), threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            while not stop.is_set():
+                r = http.post(
+                    "/v1/classify",
+                    headers=CHANNEL,
+                    json={"text": "ситтер опоздал на час, верните деньги", "channel": "chat"},
+                )
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    versions.add(r.json()["model_version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        reloaded = httpx.post(f"{server.url}/v1/admin/reload", headers=ADMIN, timeout=120)
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json() == {"previous_version": "1", "version": second_version}
+        # Both workers follow the new champion within a moment.
+        seen = {
+            httpx.get(f"{server.url}/v1/model", headers=CHANNEL).json()["version"]
+            for _ in range(20)
+        }
+        assert seen == {second_version}
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        server.stop()
+    assert len(statuses) > 20 and set(statuses) == {200}
+    assert versions == {"1", second_version}
+
+
+def test_restart_keeps_every_prediction(home, tmp_path):
+    env = server_env(home, f"sqlite:///{tmp_path / 'restart.db'}")
+    server = LiveServer(env, log=tmp_path / "server.log").start()
+    try:
+        for i in range(15):
+            r = httpx.post(
+                f"{server.url}/v1/classify",
+                headers=CHANNEL,
+                json={
+                    "message_id": f"r-{i}",
+                    "text": f"кот голодный, визит {i}",
+                    "channel": "chat",
+                },
+            )
+            assert r.status_code == 200 and r.json()["stored"]
+    finally:
+        server.stop()
+    server.start()
+    try:
+        page = httpx.get(
+            f"{server.url}/v1/predictions", params={"limit": 100}, headers=ROUTER
+        ).json()
+        assert [p["message_id"] for p in page["items"]] == [f"r-{i}" for i in range(15)]
+    finally:
+        server.stop()
