@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from classifier.dataset import load_corpus
 from classifier.features import FeatureBuilder, prepare
@@ -39,3 +40,23 @@ def test_too_few_examples_to_calibrate_still_predicts(matrix):
     y = ["client"] * (X.shape[0] - 1) + ["executor"]
     proba = LinearHead(("client", "executor")).fit(X, y).predict_proba(X[:3])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_fast_features_equal_scikit_learns():
+    records = load_corpus(CORPUS)[::5]
+    items = prepare(
+        [r["text"] for r in records] + ["", "а", "ТЕСТ!!! 😡 ёжик"],
+        [r["channel"] for r in records] + [None, "chat", "email"],
+    )
+    builder = FeatureBuilder().fit(items[:-3])
+    ours = builder.transform(items)
+    reference = sp.hstack(
+        [
+            builder.words_.transform(items),
+            builder.chars_.transform(items) * builder.char_weight,
+            builder._channels(items),
+        ],
+        format="csr",
+    )
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)

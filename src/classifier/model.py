@@ -136,8 +136,8 @@ class ComplaintClassifier:
             needs_review=bool(reasons),
             review_reasons=tuple(reasons),
             explanation={
-                "category": self.explain(proba["_X"][i], "category", category),
-                "urgency": self.explain(proba["_X"][i], "urgency", urgency),
+                "category": self.explain(proba["_X"], i, "category", category),
+                "urgency": self.explain(proba["_X"], i, "urgency", urgency),
             },
             safety=override.as_dict() if override else {"fired": False},
             model_version=self.version,
@@ -152,16 +152,18 @@ class ComplaintClassifier:
             reasons.append(f"top-two category margin below {self.thresholds.min_margin:.2f}")
         return reasons
 
-    def explain(self, x_row, head: str, label: str, top: int = EXPLAIN_TOP) -> list[dict]:
-        """The lemma n-grams of this message that pushed `label` most, from the linear weights."""
-        words = self.features.word_slice
-        row = x_row[:, words]
-        weights = self.heads[head].coef_[HEAD_LABELS[head].index(label), words]
-        contributions = row.data * weights[row.indices]
+    def explain(self, X, i: int, head: str, label: str, top: int = EXPLAIN_TOP) -> list[dict]:
+        """The lemma n-grams of row `i` that pushed `label` most, from the linear weights."""
+        start, end = X.indptr[i], X.indptr[i + 1]
+        indices, values = X.indices[start:end], X.data[start:end]
+        in_words = indices < self.features.n_words_  # the lemma block comes first
+        indices, values = indices[in_words], values[in_words]
+        weights = self.heads[head].coef_[HEAD_LABELS[head].index(label)]
+        contributions = values * weights[indices]
         order = np.argsort(-contributions)[:top]
         names = self.features.word_names_
         return [
-            {"lemma": str(names[row.indices[j]]), "weight": round(float(contributions[j]), 4)}
+            {"lemma": str(names[indices[j]]), "weight": round(float(contributions[j]), 4)}
             for j in order
             if contributions[j] > 0
         ]

@@ -174,14 +174,19 @@ def find_phrase(
     phrase: Phrase,
     lexicon: FuzzyLexicon,
     gap: int,
-    blocked: frozenset[int] = frozenset(),
+    present: frozenset[str] | None = None,
 ) -> list[Match]:
-    """Every match of `phrase` in order, within one sentence, at most `gap` words apart."""
+    """Every match of `phrase` in order, within one sentence, at most `gap` words apart.
+
+    `present` (every word the message could match, see `SafetyRules.words_in`) skips at once
+    the phrases that cannot match: most of them, for most messages."""
+    if present is not None and not all(lemma in present for lemma in phrase.lemmas):
+        return []
     matches = []
     first, rest = phrase.lemmas[0], phrase.lemmas[1:]
     any_reading = bool(rest)
     for start, token in enumerate(tokens):
-        if start in blocked or not _token_matches(lexicon, token, first, any_reading):
+        if not _token_matches(lexicon, token, first, any_reading):
             continue
         positions = [start]
         for lemma in rest:
@@ -192,7 +197,6 @@ def find_phrase(
                     j
                     for j in window
                     if tokens[j].sentence == tokens[last].sentence
-                    and j not in blocked
                     and _token_matches(lexicon, tokens[j], lemma, any_reading)
                 ),
                 None,
@@ -241,13 +245,24 @@ class SafetyRules:
         return [verdict for verdict, _ in self._verdicts(item)]
 
     def _verdicts(self, item: Prepared):
-        idioms = self._idiom_positions(item.tokens)
+        present = self.words_in(item.tokens)
+        idioms = self._idiom_positions(item.tokens, present)
         in_context = self._in_context(item.tokens)
         for rule in self.rules:
             if rule.needs_context and not in_context:
                 yield Verdict(rule.id, False, (), "no pet or service words in the message"), rule
             else:
-                yield self._judge(rule, item.tokens, idioms), rule
+                yield self._judge(rule, item.tokens, idioms, present), rule
+
+    def words_in(self, tokens: Sequence[Token]) -> frozenset[str]:
+        """Every word a phrase could match in these tokens: as written, lemmas, other readings,
+        and the trigger words an unknown word is one typo away from."""
+        present = set()
+        for t in tokens:
+            present |= {t.text, t.lemma, *t.readings}
+            if not t.known:
+                present |= self.lexicon.lookup(t.text)
+        return frozenset(present)
 
     def _in_context(self, tokens: Sequence[Token]) -> bool:
         context = self.vocabulary.context
@@ -256,27 +271,29 @@ class SafetyRules:
     def check_texts(self, texts: list[str]) -> list[Override | None]:
         return [self.check(item) for item in prepare(texts)]
 
-    def _idiom_positions(self, tokens: Sequence[Token]) -> frozenset[int]:
+    def _idiom_positions(self, tokens: Sequence[Token], present) -> frozenset[int]:
         v = self.vocabulary
         return frozenset(
             p
             for idiom in v.idioms
-            for m in find_phrase(tokens, idiom, self.lexicon, v.gap)
+            for m in find_phrase(tokens, idiom, self.lexicon, v.gap, present)
             for p in range(m.positions[0], m.positions[-1] + 1)
         )
 
-    def _judge(self, rule: Rule, tokens: Sequence[Token], idioms: frozenset[int]) -> Verdict:
+    def _judge(
+        self, rule: Rule, tokens: Sequence[Token], idioms: frozenset[int], present: frozenset[str]
+    ) -> Verdict:
         v = self.vocabulary
         reasons = []
         for phrase in rule.phrases:
-            for match in find_phrase(tokens, phrase, self.lexicon, v.gap):
+            for match in find_phrase(tokens, phrase, self.lexicon, v.gap, present):
                 if idioms & set(match.positions):
                     reasons.append(f"«{' '.join(match.words)}» is inside an idiom")
                     continue
                 if rule.skip_imperative and tokens[match.positions[0]].imperative:
                     reasons.append(f"«{' '.join(match.words)}» is an imperative, a curse")
                     continue
-                cancel = self._cancelled(rule, phrase, match, tokens)
+                cancel = self._cancelled(rule, phrase, match, tokens, present)
                 if cancel:
                     reasons.append(f"«{' '.join(match.words)}» cancelled: {cancel}")
                     continue
@@ -316,7 +333,9 @@ class SafetyRules:
             return f"negation «{' '.join(t.text for t in tokens[after : after + 2])}» after it"
         return None
 
-    def _cancelled(self, rule: Rule, phrase: Phrase, match: Match, tokens) -> str | None:
+    def _cancelled(
+        self, rule: Rule, phrase: Phrase, match: Match, tokens, present: frozenset[str]
+    ) -> str | None:
         v = self.vocabulary
         start = match.positions[0]
         sentence = tokens[start].sentence
@@ -334,7 +353,7 @@ class SafetyRules:
                 reach = v.near if cue.scope == "near" else 0
                 scope = [t for t in tokens if abs(t.sentence - sentence) <= reach]
             for p in cue.phrases:
-                found = find_phrase(scope, p, self.lexicon, v.gap)
+                found = find_phrase(scope, p, self.lexicon, v.gap, present)
                 if found:
                     return f"{kind} cue «{' '.join(found[0].words)}»"
             for j in range(start):
