@@ -6,7 +6,6 @@ The model is loaded once in the lifespan hook; the database schema is migrated a
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -57,16 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Complaint triage", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = route.path if route else "unmatched"
-        metrics.REQUESTS.labels(request.method, path, response.status_code).inc()
-        metrics.LATENCY.labels(path).observe(time.perf_counter() - started)
-        return response
-
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         # Name the field and what was expected; never echo a 20,000-character text back.
@@ -74,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": problems}, status_code=422)
 
     app.include_router(router)
+    app.add_middleware(metrics.Measure)
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,3 +40,31 @@ def count_decisions(decisions) -> None:
         PREDICTIONS.labels(d.category, d.urgency).inc()
         if d.safety.get("fired"):
             OVERRIDES.labels(d.safety["rule"]).inc()
+
+
+class Measure:
+    """Counts requests and times them, as plain ASGI middleware (Starlette's BaseHTTPMiddleware
+    costs about a millisecond a request)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("route")
+            path = route.path if route else "unmatched"
+            REQUESTS.labels(scope["method"], path, status).inc()
+            LATENCY.labels(path).observe(time.perf_counter() - started)

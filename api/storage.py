@@ -9,7 +9,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text, select
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -62,8 +62,9 @@ def decode_cursor(cursor: str) -> int:
         raise ValueError("cursor must be the next_cursor of an earlier answer") from error
 
 
-def save(session: Session, rows: list[Prediction]) -> None:
-    session.add_all(rows)
+def save(session: Session, rows: list[dict]) -> None:
+    """Insert predictions given as column values (a bulk insert: no ORM objects to track)."""
+    session.execute(insert(Prediction), rows)
     session.commit()
 
 
