@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from .records import InvalidInput, Message, message_from_dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `complaints … | head` ends quietly
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
