@@ -26,6 +26,11 @@ def test_run_logs_metrics_params_and_plots(trained):
     ):
         assert key in run.data.metrics, key
     assert len(run.data.params["data_hash"]) == 64
+    counts = mlflow.artifacts.load_dict(f"runs:/{trained.run_id}/data/counts.json")
+    assert counts["test"]["urgency"]["critical"] > 0
+    assert sum(counts["all"]["category"].values()) == int(run.data.params["n_train"]) + sum(
+        counts["test"]["category"].values()
+    )
     artifacts = {a.path for a in MlflowClient().list_artifacts(trained.run_id, "confusion")}
     assert artifacts == {
         f"confusion/{h}.png" for h in ("is_hard", "category", "urgency", "reporter")

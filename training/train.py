@@ -15,7 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from classifier import artifact
 from classifier.config import Paths
-from classifier.dataset import data_hash, load_corpus
+from classifier.dataset import count_fields, data_hash, load_corpus
 from classifier.labels import HEAD_LABELS, HEADS
 from classifier.metrics import evaluate_decisions, summary
 from classifier.model import ComplaintClassifier, ReviewThresholds
@@ -154,6 +154,14 @@ def train(
                 mlflow.log_metric(f"test_{head}_f1.{label}", m["f1"])
             figure = confusion_figure(head, test[head]["labels"], test[head]["confusion"])
             mlflow.log_figure(figure, f"confusion/{head}.png")
+        mlflow.log_dict(
+            {
+                "all": _counts(records),
+                "train": _counts(train_records),
+                "test": _counts(test_records),
+            },
+            "data/counts.json",
+        )
         mlflow.log_dict(cv, "reports/cv.json")
         mlflow.log_dict(test, "reports/test.json")
         mlflow.log_dict(test_model_only, "reports/test_model_only.json")
@@ -201,6 +209,10 @@ def train(
         champion,
         time.perf_counter() - started,
     )
+
+
+def _counts(records: list[dict]) -> dict:
+    return {name: dict(counter) for name, counter in count_fields(records).items()}
 
 
 def _next_version(client) -> int:
