@@ -145,18 +145,13 @@ def cmd_classify(args) -> int:
     out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
     try:
         for decision in model.map(good):
-            out.write(json.dumps(answer(decision), ensure_ascii=False) + "\n")
+            out.write(json.dumps(decision.as_dict(), ensure_ascii=False) + "\n")
     finally:
         if args.output:
             out.close()
     if bad:
         print(f"{len(bad)} of {len(parsed)} lines were not classified", file=sys.stderr)
     return 1 if bad else 0
-
-
-def answer(decision) -> dict:
-    """The CLI's (and the service's) JSON for one decision."""
-    return decision.as_dict()
 
 
 def readable(decision) -> str:

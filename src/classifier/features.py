@@ -177,8 +177,3 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_word_cache"}
-
-    @property
-    def word_slice(self) -> slice:
-        """Columns of the lemma block, the part explanations are read from."""
-        return slice(0, self.n_words_)

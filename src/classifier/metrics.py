@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from .labels import HEAD_LABELS, HEADS
+from .records import head_labels_of
 
 
 def expected_calibration_error(proba: np.ndarray, y_index: np.ndarray, bins: int = 10) -> float:
@@ -50,18 +51,9 @@ def head_report(
     return report
 
 
-def truth_of(records: Sequence[dict]) -> dict[str, list[str]]:
-    return {
-        "is_hard": [str(r["is_hard"]).lower() for r in records],
-        "category": [r["category"] for r in records],
-        "urgency": [r["urgency"] for r in records],
-        "reporter": [r["reporter"] for r in records],
-    }
-
-
 def evaluate_decisions(records: Sequence[dict], decisions: Sequence) -> dict:
     """Metrics of final decisions (after consistency and safety) against labelled records."""
-    truth = truth_of(records)
+    truth = head_labels_of(records)
     predicted = {
         "is_hard": [str(d.is_hard).lower() for d in decisions],
         "category": [d.category for d in decisions],

@@ -14,7 +14,7 @@ from .decision import Decision, Override, apply_override, decode, head_result
 from .features import FeatureBuilder, Prepared, prepare
 from .heads import LinearHead
 from .labels import CATEGORIES, HEAD_LABELS, HEADS, URGENCIES
-from .records import Message
+from .records import Message, head_labels_of
 
 EXPLAIN_TOP = 5
 
@@ -25,15 +25,6 @@ class ReviewThresholds:
 
     min_probability: float = 0.5
     min_margin: float = 0.15
-
-
-def _targets(records: Sequence[dict]) -> dict[str, list[str]]:
-    return {
-        "is_hard": [str(r["is_hard"]).lower() for r in records],
-        "category": [r["category"] for r in records],
-        "urgency": [r["urgency"] for r in records],
-        "reporter": [r["reporter"] for r in records],
-    }
 
 
 class ComplaintClassifier:
@@ -62,7 +53,7 @@ class ComplaintClassifier:
         prepared = prepare([r["text"] for r in records], [r["channel"] for r in records])
         features = FeatureBuilder(**(feature_params or {})).fit(prepared)
         X = features.transform(prepared)
-        targets = _targets(records)
+        targets = head_labels_of(records)
         heads = {
             name: LinearHead(labels=HEAD_LABELS[name], **(head_params or {})).fit(X, targets[name])
             for name in HEADS

@@ -75,3 +75,13 @@ def record_problems(record: object) -> list[str]:
     if not problems:
         problems += consistency_errors(record["category"], record["is_hard"], record["urgency"])
     return problems
+
+
+def head_labels_of(records) -> dict[str, list[str]]:
+    """Each head's labels for annotated records, as the heads name them (`is_hard`: "true")."""
+    return {
+        "is_hard": [str(r["is_hard"]).lower() for r in records],
+        "category": [r["category"] for r in records],
+        "urgency": [r["urgency"] for r in records],
+        "reporter": [r["reporter"] for r in records],
+    }
