@@ -37,6 +37,7 @@ PIP_REQUIREMENTS = [
 ]
 PROBABILITY_GRID = np.round(np.arange(0.30, 0.91, 0.05), 2)
 MARGIN_GRID = np.round(np.arange(0.0, 0.61, 0.05), 2)
+CRITICAL_GRID = np.round(np.arange(0.30, 0.61, 0.01), 2)
 
 
 @dataclass
@@ -56,16 +57,16 @@ def decide(model: ComplaintClassifier, records: list[dict], rules: SafetyRules |
     return model.map(Message(text=r["text"], channel=r["channel"], id=r["id"]) for r in records)
 
 
-def out_of_fold(records: list[dict], folds: int, seed: int):
-    """Each record's decision by a model that never saw it (no safety rules): for metrics
-    and for choosing the review thresholds."""
+def out_of_fold(records: list[dict], folds: int, seed: int, rules: SafetyRules | None):
+    """Each record's decision by a model that never saw it: for metrics and for choosing the
+    thresholds."""
     decisions = [None] * len(records)
     strata = [r["category"] for r in records]
     for fit_ix, val_ix in StratifiedKFold(folds, shuffle=True, random_state=seed).split(
         records, strata
     ):
         model = ComplaintClassifier.fit([records[i] for i in fit_ix])
-        for i, d in zip(val_ix, decide(model, [records[i] for i in val_ix], None), strict=True):
+        for i, d in zip(val_ix, decide(model, [records[i] for i in val_ix], rules), strict=True):
             decisions[i] = d
     return decisions
 
@@ -89,7 +90,25 @@ def choose_thresholds(decisions, records, target_accuracy: float) -> ReviewThres
     return ReviewThresholds(
         min_probability=loosest(top2[:, 1], PROBABILITY_GRID),
         min_margin=loosest(top2[:, 1] - top2[:, 0], MARGIN_GRID),
+        min_critical=choose_min_critical(decisions, records),
     )
+
+
+def choose_min_critical(decisions, records) -> float:
+    """The most confidence the model alone may demand before saying `critical` without losing
+    a single critical message that it (with the rules) caught out of fold: fewer false alarms,
+    the same recall."""
+    truth = np.array([r["urgency"] == "critical" for r in records])
+    said = np.array([d.urgency == "critical" for d in decisions])
+    fired = np.array([bool(d.safety.get("fired")) for d in decisions])
+    p = np.array([d.probabilities["urgency"]["critical"] for d in decisions])
+    caught = (said & truth).sum()
+    chosen = 0.0
+    for threshold in CRITICAL_GRID:
+        if ((fired | (said & (p >= threshold))) & truth).sum() < caught:
+            break
+        chosen = float(threshold)
+    return chosen
 
 
 def train(
@@ -115,13 +134,14 @@ def train(
     version = str(_next_version(client))
 
     with mlflow.start_run(run_name=f"v{version}") as run:
-        oof = out_of_fold(train_records, folds, seed)
+        rules = SafetyRules.load()
+        oof = out_of_fold(train_records, folds, seed, rules)
         cv = evaluate_decisions(train_records, oof)
         thresholds = choose_thresholds(oof, train_records, review_target_accuracy)
         model = ComplaintClassifier.fit(train_records, thresholds=thresholds)
         model.version = version
         test_model_only = evaluate_decisions(test_records, decide(model, test_records, None))
-        test = evaluate_decisions(test_records, decide(model, test_records, SafetyRules.load()))
+        test = evaluate_decisions(test_records, decide(model, test_records, rules))
         model.safety = None  # the rules are data loaded beside the model, not pickled in it
 
         corrections = sum(1 for r in records if r.get("corrects"))
@@ -136,6 +156,7 @@ def train(
                 "split_created": split_created,
                 "min_probability": thresholds.min_probability,
                 "min_margin": thresholds.min_margin,
+                "min_critical": thresholds.min_critical,
                 **{f"features.{k}": v for k, v in model.features.get_params().items()},
                 **{
                     f"head.{k}": v

@@ -61,6 +61,7 @@ def save(model: ComplaintClassifier, path: Path | str, **extra: object) -> dict:
         "review_thresholds": {
             "min_probability": model.thresholds.min_probability,
             "min_margin": model.thresholds.min_margin,
+            "min_critical": model.thresholds.min_critical,
         },
         **extra,
     }

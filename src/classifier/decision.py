@@ -94,12 +94,17 @@ def _allowed_triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _CATEGORY_IX, _HARD_IX, _URGENCY_IX = _allowed_triples()
+_CRITICAL = URGENCIES.index("critical")
 
 
-def decode(p_hard: np.ndarray, p_category: np.ndarray, p_urgency: np.ndarray) -> tuple:
+def decode(
+    p_hard: np.ndarray, p_category: np.ndarray, p_urgency: np.ndarray, min_critical: float = 0.0
+) -> tuple:
     """Most probable allowed (category, is_hard, urgency) per row, as three index arrays.
 
-    Columns follow `CATEGORIES`, (false, true) and `URGENCIES`.
+    Columns follow `CATEGORIES`, (false, true) and `URGENCIES`. The model alone says `critical`
+    only when the urgency head gives it at least `min_critical` (the safety rules need no such
+    confidence).
     """
     eps = 1e-9
     score = (
@@ -107,6 +112,8 @@ def decode(p_hard: np.ndarray, p_category: np.ndarray, p_urgency: np.ndarray) ->
         + np.log(p_hard[:, _HARD_IX] + eps)
         + np.log(p_urgency[:, _URGENCY_IX] + eps)
     )
+    unsure = p_urgency[:, _CRITICAL] < min_critical
+    score[np.ix_(unsure, _URGENCY_IX == _CRITICAL)] = -np.inf
     best = score.argmax(axis=1)
     return _CATEGORY_IX[best], _HARD_IX[best].astype(bool), _URGENCY_IX[best]
 

@@ -21,6 +21,7 @@ class Token:
     known: bool = True  # in the dictionary; unknown words may be typos
     imperative: bool = False  # «умри», «сдохни» curse, they do not report
     readings: frozenset[str] = frozenset()  # every possible lemma («валит»: валить, валита)
+    quoted: bool = False  # inside «…» or "…": someone else's words, a review, irony
 
 
 @cache
@@ -79,15 +80,25 @@ def lemma(word: str) -> str:
     return analyze_word(word)[0]
 
 
+_OPENING_QUOTES, _CLOSING_QUOTES, _STRAIGHT_QUOTES = "«„“", "»”", '"'
+
+
 def _tokens(doc) -> list[Token]:
-    tokens, sentence = [], 0
+    tokens, sentence, quoted = [], 0, False
     for t in doc:
         if t.is_punct or t.is_space:
             if "\n" in t.text or ";" in t.text or not t.text.strip(".!?…"):
                 sentence += 1 if tokens and tokens[-1].sentence == sentence else 0
+                quoted = False  # an unclosed quote ends with its sentence
+            if any(ch in _OPENING_QUOTES for ch in t.text):
+                quoted = True
+            elif any(ch in _CLOSING_QUOTES for ch in t.text):
+                quoted = False
+            elif _STRAIGHT_QUOTES in t.text:
+                quoted = not quoted
             continue
         normal, known, imperative, readings = analyze_word(t.text)
-        tokens.append(Token(t.text, normal, sentence, known, imperative, readings))
+        tokens.append(Token(t.text, normal, sentence, known, imperative, readings, quoted))
     return tokens
 
 

@@ -21,10 +21,13 @@ EXPLAIN_TOP = 5
 
 @dataclass(frozen=True, slots=True)
 class ReviewThresholds:
-    """A decision needs a human when the category head is this unsure (chosen on validation)."""
+    """Thresholds chosen on validation data and stored with the model: a decision needs a human
+    when the category head is this unsure, and the model alone calls a message critical only
+    with at least `min_critical` probability."""
 
     min_probability: float = 0.5
     min_margin: float = 0.15
+    min_critical: float = 0.0
 
 
 class ComplaintClassifier:
@@ -72,7 +75,12 @@ class ComplaintClassifier:
             return []
         prepared = prepare([m.text for m in messages], [m.channel for m in messages])
         proba = self.probabilities(prepared)
-        categories, hards, urgencies = decode(proba["is_hard"], proba["category"], proba["urgency"])
+        categories, hards, urgencies = decode(
+            proba["is_hard"],
+            proba["category"],
+            proba["urgency"],
+            self.thresholds.min_critical,
+        )
         overrides = [self.safety.check(p) if self.safety else None for p in prepared]
         return [
             self._decide(

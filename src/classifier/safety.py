@@ -75,6 +75,7 @@ class Rule:
     cancelled_by: tuple[str, ...]  # cue kinds that cancel a match of this rule
     needs_context: bool = True  # fires only in a message about pets or the service
     skip_imperative: bool = False  # «умри», «сдохни» are curses, not reports
+    skip_quoted: bool = False  # «бросила кота умирать» in quotes retells a review, not an event
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +294,9 @@ class SafetyRules:
                 if rule.skip_imperative and tokens[match.positions[0]].imperative:
                     reasons.append(f"«{' '.join(match.words)}» is an imperative, a curse")
                     continue
+                if rule.skip_quoted and all(tokens[p].quoted for p in match.positions):
+                    reasons.append(f"«{' '.join(match.words)}» is in quotation marks")
+                    continue
                 cancel = self._cancelled(rule, phrase, match, tokens, present)
                 if cancel:
                     reasons.append(f"«{' '.join(match.words)}» cancelled: {cancel}")
@@ -421,6 +425,7 @@ def parse_rules(data: object, source: str) -> tuple[list[Rule], Vocabulary]:
                 cancelled_by=tuple(body.get("cancelled_by", CUE_KINDS)),
                 needs_context=bool(body.get("needs_context", True)),
                 skip_imperative=bool(body.get("skip_imperative", False)),
+                skip_quoted=bool(body.get("skip_quoted", True)),
             )
         )
     return rules, vocabulary
