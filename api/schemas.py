@@ -7,25 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from classifier.labels import CATEGORIES, CHANNELS, URGENCIES
 from classifier.records import MAX_TEXT_CHARS
 
-# Spelled out for the OpenAPI page; a test keeps them equal to classifier.labels.
-Channel = Literal["chat", "email", "call_note", "admin_review"]
-Urgency = Literal["critical", "high", "normal", "low"]
-Category = Literal[
-    "death",
-    "health_harm",
-    "theft",
-    "unauthorized_entry",
-    "property_damage",
-    "systematic_violations",
-    "no_show",
-    "critical_lateness",
-    "ignored_instructions",
-    "incompetence",
-    "negative_review",
-    "other",
-]
+# The guide's codes, from the one place that defines them; Literal[tuple] means one of them.
+Channel = Literal[CHANNELS]
+Urgency = Literal[URGENCIES]
+Category = Literal[CATEGORIES]
 
 
 class ClassifyRequest(BaseModel):

@@ -14,6 +14,19 @@ from classifier.config import Paths
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "data" / "annotated"
 SPLIT = REPO / "data" / "splits" / "test_ids.txt"
+# What every decision answers with (the CLI's JSON lines and the service's body).
+DECISION_KEYS = {
+    "is_hard",
+    "category",
+    "urgency",
+    "reporter",
+    "probabilities",
+    "heads",
+    "needs_review",
+    "explanation",
+    "safety",
+    "model_version",
+}
 
 
 @pytest.fixture(scope="session")

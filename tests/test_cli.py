@@ -6,6 +6,8 @@ import pytest
 
 from classifier.cli import main
 
+from .conftest import DECISION_KEYS
+
 
 @pytest.fixture
 def cli(trained, capsys):
@@ -45,19 +47,7 @@ def test_classify_file_with_bad_lines(cli, tmp_path):
     answers = [json.loads(line) for line in output.read_text().splitlines()]
     assert [a["id"] for a in answers] == ["a", "line-6"]
     assert answers[0]["urgency"] == "critical" and answers[0]["safety"]["fired"]
-    keys = {
-        "id",
-        "is_hard",
-        "category",
-        "urgency",
-        "reporter",
-        "probabilities",
-        "needs_review",
-        "explanation",
-        "safety",
-        "model_version",
-    }
-    assert keys <= answers[1].keys()
+    assert {"id", *DECISION_KEYS} <= answers[1].keys()
 
 
 def test_classify_text_is_readable(cli):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .decision import Decision, Override, apply_override, decode, head_result
-from .features import FeatureBuilder, Prepared, prepare
+from .features import FeatureBuilder, prepare
 from .heads import LinearHead
 from .labels import CATEGORIES, HEAD_LABELS, HEADS, URGENCIES
 from .records import Message, head_labels_of
@@ -64,17 +64,17 @@ class ComplaintClassifier:
         return cls(features, heads, thresholds)
 
     # -- prediction -------------------------------------------------------------------------
-    def probabilities(self, prepared: list[Prepared]) -> dict[str, np.ndarray]:
-        """Each head's probabilities for a prepared batch, columns in `HEAD_LABELS` order."""
-        X = self.features.transform(prepared)
-        return {name: head.predict_proba(X) for name, head in self.heads.items()} | {"_X": X}
+    def probabilities(self, X) -> dict[str, np.ndarray]:
+        """Each head's probabilities for a feature matrix, columns in `HEAD_LABELS` order."""
+        return {name: head.predict_proba(X) for name, head in self.heads.items()}
 
     def map(self, messages: Iterable[Message]) -> list[Decision]:
         messages = list(messages)
         if not messages:
             return []
         prepared = prepare([m.text for m in messages], [m.channel for m in messages])
-        proba = self.probabilities(prepared)
+        X = self.features.transform(prepared)
+        proba = self.probabilities(X)
         categories, hards, urgencies = decode(
             proba["is_hard"],
             proba["category"],
@@ -86,6 +86,7 @@ class ComplaintClassifier:
             self._decide(
                 i,
                 message,
+                X,
                 proba,
                 CATEGORIES[categories[i]],
                 bool(hards[i]),
@@ -98,7 +99,7 @@ class ComplaintClassifier:
     def __call__(self, text: str, channel: str | None = None) -> Decision:
         return self.map([Message(text=text, channel=channel)])[0]
 
-    def _decide(self, i, message, proba, category, is_hard, urgency, override: Override | None):
+    def _decide(self, i, message, X, proba, category, is_hard, urgency, override: Override | None):
         probabilities = {
             name: {
                 label: round(float(p), 4)
@@ -135,8 +136,8 @@ class ComplaintClassifier:
             needs_review=bool(reasons),
             review_reasons=tuple(reasons),
             explanation={
-                "category": self.explain(proba["_X"], i, "category", category),
-                "urgency": self.explain(proba["_X"], i, "urgency", urgency),
+                "category": self.explain(X, i, "category", category),
+                "urgency": self.explain(X, i, "urgency", urgency),
             },
             safety=override.as_dict() if override else {"fired": False},
             model_version=self.version,
