@@ -1,0 +1,27 @@
+"""notebooks/error_analysis.ipynb runs top to bottom on the session's test model."""
+
+import nbformat
+from nbclient import NotebookClient
+
+from .conftest import REPO
+
+
+def test_error_analysis_runs(trained):
+    notebook = nbformat.read(REPO / "notebooks" / "error_analysis.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+    ).execute()
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert f"model v{trained.version}" in printed
+    assert "share flagged:" in printed and "critical recall with the rules: 1.0" in printed
+    assert any(
+        output.get("output_type") == "display_data"
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
