@@ -7,7 +7,7 @@ STAMP = $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install model serve test lint check-data clean
+.PHONY: install model serve test lint check-data bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ lint: install
 
 test: install check-data lint
 	$(BIN)/python -m pytest
+
+# Side by side with fastText and spaCy's textcat, then the service under load (several minutes).
+bench: model
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/peers.py --markdown benchmarks/peers.md --chart benchmarks/peers.png
+	$(BIN)/python benchmarks/serve_bench.py
 
 clean:
 	rm -rf $(VENV) models/complaint-classifier models/champion.json mlflow.db mlartifacts \

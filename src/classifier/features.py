@@ -68,26 +68,26 @@ def _char_wb(word: str, ngram_range: tuple[int, int]) -> list[str]:
     return grams
 
 
-def _count(indices: list[int | None]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for index in indices:
-        if index is not None:
-            counts[index] = counts.get(index, 0) + 1
-    return counts
-
-
-def _tfidf(rows: list[dict[int, int]], idf: np.ndarray, n_features: int) -> sp.csr_matrix:
-    """Sublinear TF × IDF, rows scaled to unit length: TfidfVectorizer's weighting."""
-    indptr = np.cumsum([0, *(len(r) for r in rows)])
-    indices = np.fromiter((i for r in rows for i in sorted(r)), dtype=np.int64, count=indptr[-1])
-    counts = np.fromiter(
-        (r[i] for r in rows for i in sorted(r)), dtype=np.float64, count=indptr[-1]
-    )
-    data = (1.0 + np.log(counts)) * idf[indices]
-    row_of = np.repeat(np.arange(len(rows)), np.diff(indptr))
-    norms = np.sqrt(np.bincount(row_of, weights=data**2, minlength=len(rows)))[row_of]
+def _tfidf(
+    doc_of: np.ndarray, index: np.ndarray, n_docs: int, idf: np.ndarray, n_features: int
+) -> sp.csr_matrix:
+    """Sublinear TF × IDF with rows scaled to unit length (TfidfVectorizer's weighting), from
+    one (document, feature) pair per occurrence, counted for the whole batch at once."""
+    keys, counts = np.unique(doc_of * n_features + index, return_counts=True)
+    rows, columns = np.divmod(keys, n_features)
+    data = (1.0 + np.log(counts)) * idf[columns]
+    norms = np.sqrt(np.bincount(rows, weights=data**2, minlength=n_docs))[rows]
     data = data / np.where(norms > 0, norms, 1.0)
-    return sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=(len(rows), n_features))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_docs))])
+    return sp.csr_matrix((data.astype(np.float32), columns, indptr), shape=(n_docs, n_features))
+
+
+def _occurrences(per_doc: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(document number, feature index) of every occurrence, from per-document index arrays."""
+    lengths = [len(a) for a in per_doc]
+    doc_of = np.repeat(np.arange(len(per_doc)), lengths)
+    index = np.concatenate(per_doc) if per_doc else np.zeros(0, dtype=np.int64)
+    return doc_of, index.astype(np.int64)
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator):
@@ -144,32 +144,43 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def transform(self, items: list[Prepared]) -> sp.csr_matrix:
         """The same matrix scikit-learn's vectorizers give (tested), built faster: character
-        n-grams never cross a word boundary, so each distinct word is counted once and cached,
-        and the TF-IDF weighting is applied to all rows at once."""
+        n-grams never cross a word boundary, so each distinct word's n-grams are looked up once
+        and cached, and counting and weighting run on the whole batch at once."""
         vocabulary = self.words_.vocabulary_
-        words = [_count([vocabulary.get(g) for g in lemma_ngrams(item)]) for item in items]
-        chars = [self._char_counts(item.text) for item in items]
+        words = [
+            np.array(
+                [i for g in lemma_ngrams(item) if (i := vocabulary.get(g)) is not None],
+                dtype=np.int64,
+            )
+            for item in items
+        ]
+        chars = [self._char_indices(item.text) for item in items]
         blocks = [
-            _tfidf(words, self.words_.idf_, self.n_words_),
-            _tfidf(chars, self.chars_.idf_, self.n_chars_) * self.char_weight,
+            _tfidf(*_occurrences(words), len(items), self.words_.idf_, self.n_words_),
+            _tfidf(*_occurrences(chars), len(items), self.chars_.idf_, self.n_chars_)
+            * self.char_weight,
             self._channels(items),
         ]
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
-    def _char_counts(self, text: str) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for word in text.split():
-            for index, n in self._word_chars(word):
-                counts[index] = counts.get(index, 0) + n
-        return counts
+    def _char_indices(self, text: str) -> np.ndarray:
+        parts = [self._word_chars(word) for word in text.split()]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def _word_chars(self, word: str) -> tuple[tuple[int, int], ...]:
+    def _word_chars(self, word: str) -> np.ndarray:
+        """Vocabulary indices of a word's character n-grams, one per occurrence (cached)."""
         cache = self.__dict__.setdefault("_word_cache", {})
         found = cache.get(word)
         if found is None:
             vocabulary = self.chars_.vocabulary_
-            counts = _count([vocabulary.get(g) for g in _char_wb(word, self.char_ngram_range)])
-            found = tuple(counts.items())
+            found = np.array(
+                [
+                    i
+                    for g in _char_wb(word, self.char_ngram_range)
+                    if (i := vocabulary.get(g)) is not None
+                ],
+                dtype=np.int64,
+            )
             if len(cache) > WORD_CACHE_SIZE:
                 cache.clear()
             cache[word] = found

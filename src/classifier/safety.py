@@ -52,6 +52,10 @@ class RulesError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Phrase:
     lemmas: tuple[str, ...]
+    needs: frozenset[str] = field(init=False)  # its words as a set: skipped at once if absent
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs", frozenset(self.lemmas))
 
     @property
     def text(self) -> str:
@@ -181,7 +185,7 @@ def find_phrase(
 
     `present` (every word the message could match, see `SafetyRules.words_in`) skips at once
     the phrases that cannot match: most of them, for most messages."""
-    if present is not None and not all(lemma in present for lemma in phrase.lemmas):
+    if present is not None and not phrase.needs <= present:
         return []
     matches = []
     first, rest = phrase.lemmas[0], phrase.lemmas[1:]
@@ -277,6 +281,7 @@ class SafetyRules:
         return frozenset(
             p
             for idiom in v.idioms
+            if idiom.needs <= present
             for m in find_phrase(tokens, idiom, self.lexicon, v.gap, present)
             for p in range(m.positions[0], m.positions[-1] + 1)
         )
@@ -287,6 +292,8 @@ class SafetyRules:
         v = self.vocabulary
         reasons = []
         for phrase in rule.phrases:
+            if not phrase.needs <= present:
+                continue
             for match in find_phrase(tokens, phrase, self.lexicon, v.gap, present):
                 if idioms & set(match.positions):
                     reasons.append(f"«{' '.join(match.words)}» is inside an idiom")
