@@ -145,6 +145,7 @@ def train(
         model.safety = None  # the rules are data loaded beside the model, not pickled in it
 
         corrections = sum(1 for r in records if r.get("corrects"))
+        corpus_hash = data_hash(records)
         mlflow.log_params(
             {
                 "folds": folds,
@@ -152,7 +153,7 @@ def train(
                 "review_target_accuracy": review_target_accuracy,
                 "n_train": len(train_records),
                 "n_test": len(test_records),
-                "data_hash": data_hash(records),
+                "data_hash": corpus_hash,
                 "split_created": split_created,
                 "min_probability": thresholds.min_probability,
                 "min_margin": thresholds.min_margin,
@@ -197,8 +198,8 @@ def train(
             model,
             path,
             run_id=run.info.run_id,
-            data_hash=data_hash(records),
-            metrics={k: v for k, v in summary(test).items()},
+            data_hash=corpus_hash,
+            metrics=summary(test),
             n_train=len(train_records),
         )
         info = mlflow.pyfunc.log_model(
