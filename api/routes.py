@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from classifier.labels import HEAD_LABELS
 from classifier.records import MAX_TEXT_CHARS, Message
 
-from . import metrics, storage
+from . import metrics, review_queue, storage
 from .actions import actions_for
 from .db import reachable
 from .deps import ChampionDep, SessionDep, SettingsDep, requires
@@ -72,6 +72,7 @@ def classify_and_store(
                     received_at=r.received_at,
                     created_at=now,
                     meta=r.metadata,
+                    **_review_columns(a, i),
                 )
                 for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
             ],
@@ -90,6 +91,11 @@ def classify_and_store(
         }
         for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
     ]
+
+
+def _review_columns(answer: dict, message_id: str) -> dict:
+    score, reason = review_queue.priority(answer, message_id)
+    return {"review_priority": score, "review_reason": reason}
 
 
 @v1.post(

@@ -9,7 +9,18 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text, insert, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    insert,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -37,6 +48,8 @@ class Prediction(Base):
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     meta: Mapped[dict | None] = mapped_column("metadata", JSON)
+    review_priority: Mapped[float] = mapped_column(Float, default=0.0)
+    review_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 @dataclass(frozen=True)
