@@ -14,9 +14,10 @@ from .champion import Champion
 from .settings import Role, Settings
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)
+NO_MODEL = "no model loaded yet; train one with `complaints train`"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -24,7 +25,7 @@ def get_champion(request: Request) -> Champion:
     champion: Champion = request.app.state.champion
     champion.maybe_refresh()
     if champion.model is None:
-        raise HTTPException(503, "no model loaded yet; train one with `complaints train`")
+        raise HTTPException(503, NO_MODEL)
     return champion
 
 
@@ -49,7 +50,8 @@ def requires(*roles: Role):
     """A dependency that lets through keys of these roles (admin always)."""
     allowed = {*roles, Role.admin}
 
-    def check(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> Role:
+    # async: it does no I/O, and a plain `def` would cost a hop to the threadpool per request.
+    async def check(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> Role:
         settings: Settings = request.app.state.settings
         if settings.open_mode:
             if not _is_loopback(request.client.host if request.client else None):

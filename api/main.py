@@ -17,7 +17,7 @@ from classifier import artifact
 from . import logs, metrics
 from .champion import Champion
 from .db import make_engine, make_sessions, migrate
-from .routes import router
+from .routes import router, singles_batcher
 from .settings import Settings
 
 log = logging.getLogger("api")
@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "No API keys configured (COMPLAINTS_API_KEYS): the service is OPEN and "
                 "serves loopback callers only."
             )
+        app.state.singles = singles_batcher(app.state)
         yield
+        await app.state.singles.close()
         app.state.engine.dispose()
 
     app = FastAPI(title="Complaint triage", version="1", description=DESCRIPTION, lifespan=lifespan)

@@ -18,9 +18,11 @@ from classifier.records import MAX_TEXT_CHARS, Message
 
 from . import metrics, review_queue, storage
 from .actions import actions_for
+from .batcher import Batcher
 from .db import reachable
-from .deps import ChampionDep, SessionDep, SettingsDep, requires
+from .deps import NO_MODEL, ChampionDep, SessionDep, SettingsDep, requires
 from .email_intake import EmailError, parse
+from .jsonio import FastJSONResponse
 from .schemas import (
     BatchAnswer,
     BatchRequest,
@@ -98,16 +100,38 @@ def _review_columns(answer: dict, message_id: str) -> dict:
     return {"review_priority": score, "review_reason": reason}
 
 
+class NoModel(Exception):
+    """No model is loaded yet."""
+
+
+def singles_batcher(state) -> Batcher[ClassifyRequest, dict]:
+    """What `POST /v1/classify` waits on: the requests waiting at one moment are classified and
+    stored together in the batcher's thread (see `api.batcher`), with the champion of that
+    moment. `state` is the app's state, with the champion, sessions and settings."""
+
+    def work(requests: list[ClassifyRequest]) -> list[dict]:
+        champion = state.champion
+        champion.maybe_refresh()
+        if champion.model is None:
+            raise NoModel
+        with state.sessions() as session:
+            return classify_and_store(requests, champion, session, state.settings)
+
+    return Batcher(work)
+
+
 @v1.post(
     "/classify",
     response_model=Classification,
     summary="Classify one message",
     dependencies=[requires(Role.channel)],
 )
-def classify(
-    body: ClassifyRequest, champion: ChampionDep, session: SessionDep, settings: SettingsDep
-) -> JSONResponse:
-    return JSONResponse(classify_and_store([body], champion, session, settings)[0])
+async def classify(body: ClassifyRequest, request: Request) -> Response:
+    try:
+        answer = await request.app.state.singles(body)
+    except NoModel as error:
+        raise HTTPException(503, NO_MODEL) from error
+    return FastJSONResponse(answer)
 
 
 @v1.post(
@@ -119,7 +143,8 @@ def classify(
 def classify_batch(
     body: BatchRequest, champion: ChampionDep, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
-    return JSONResponse({"results": classify_and_store(body.messages, champion, session, settings)})
+    results = classify_and_store(body.messages, champion, session, settings)
+    return FastJSONResponse({"results": results})
 
 
 @v1.post(
