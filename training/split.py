@@ -1,7 +1,8 @@
 """The frozen test split: chosen once, seeded and stratified, then only ever read.
 
 The ids live in a committed text file, so every later training and every promotion gate is
-judged on the same messages, and records added later always go to training.
+judged on the same messages, and records added later always go to training (a correction of a
+test record replaces it in the test split).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ def make_test_ids(records: list[dict], seed: int, test_size: float) -> list[str]
     return sorted(test)
 
 
+def _split_id(record: dict) -> str:
+    """A correction of an annotated record stays on that record's side of the split."""
+    if record.get("corrects") and record.get("corrects_kind", "annotated") == "annotated":
+        return record["corrects"]
+    return record["id"]
+
+
 def split(
     records: list[dict], test_ids_path: Path, seed: int = 42, test_size: float = 0.2
 ) -> tuple[list[dict], list[dict], bool]:
@@ -27,8 +35,9 @@ def split(
         test_ids_path.parent.mkdir(parents=True, exist_ok=True)
         test_ids_path.write_text("\n".join(make_test_ids(records, seed, test_size)) + "\n")
     test_ids = {line.strip() for line in test_ids_path.read_text().splitlines() if line.strip()}
-    train = [r for r in records if r["id"] not in test_ids]
-    test = [r for r in records if r["id"] in test_ids]
+    test_side = [_split_id(r) in test_ids for r in records]
+    train = [r for r, side in zip(records, test_side, strict=True) if not side]
+    test = [r for r, side in zip(records, test_side, strict=True) if side]
     if not test:
         raise ValueError(
             f"None of the ids in {test_ids_path} is in the corpus; delete the file "

@@ -22,8 +22,9 @@ from classifier.model import ComplaintClassifier, ReviewThresholds
 from classifier.records import Message
 from classifier.safety import SafetyRules
 
+from .registry import champion_version, history, set_champion
 from .split import split
-from .tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
+from .tracking import REGISTERED_MODEL, configure
 
 PIP_REQUIREMENTS = [
     "scikit-learn",
@@ -217,10 +218,9 @@ def train(
         )
     # The first version is the champion; so is a new one when the champion's local file is gone
     # (models/ is not in git), since the CLI and the service could not serve anything otherwise.
-    champion = _champion_version(client) is None or not _local_champion_exists(paths)
+    champion = champion_version(client) is None or not _local_champion_exists(paths)
     if champion:
-        client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
-        artifact.set_champion(paths.models, version)
+        set_champion(client, paths, version, [*_history_or_empty(client), version])
     return TrainResult(
         version,
         run.info.run_id,
@@ -247,13 +247,8 @@ def _local_champion_exists(paths: Paths) -> bool:
     return version is not None and artifact.model_path(paths.models, version).exists()
 
 
-def _champion_version(client) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
-    except MlflowException:
-        return None
+def _history_or_empty(client) -> list[str]:
+    return history(client) if champion_version(client) is not None else []
 
 
 def result_summary(result: TrainResult) -> str:

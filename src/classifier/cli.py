@@ -2,8 +2,10 @@
 
     complaints classify --input in.jsonl [--output out.jsonl]   |   complaints classify --text "…"
     complaints evaluate --input labelled.jsonl
-    complaints train
-    complaints data check
+    complaints train   |   complaints promote VERSION   |   complaints rollback
+    complaints model versions
+    complaints data check   |   complaints data audit [--store]
+    complaints data export-corrections
     complaints rules explain "текст"   |   complaints rules test --input labelled.jsonl
 
 Training and the registry live in the `training` package (it needs MLflow); they are imported
@@ -70,12 +72,43 @@ def build_parser() -> argparse.ArgumentParser:
     ensure.set_defaults(handler=cmd_model_ensure)
     info = model.add_parser("info", help="metadata of the champion model")
     info.set_defaults(handler=cmd_model_info)
+    listing = model.add_parser("versions", help="registered versions, their figures and gates")
+    listing.set_defaults(handler=cmd_model_versions)
+
+    promote = commands.add_parser(
+        "promote", help="make VERSION the champion if the gate passes; prints the comparison"
+    )
+    promote.add_argument("version")
+    promote.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="macro-F1 a head may lose (default: COMPLAINTS_PROMOTE_TOLERANCE or 0.02)",
+    )
+    promote.set_defaults(handler=cmd_promote)
+    rollback = commands.add_parser("rollback", help="give the champion alias back to the last one")
+    rollback.set_defaults(handler=cmd_rollback)
 
     data = commands.add_parser("data", help="the annotated corpus").add_subparsers(metavar="ACTION")
     check = data.add_parser("check", help="validate data/annotated and print its counts")
     check.add_argument("--dir", type=Path, help="default: data/annotated")
     check.add_argument("--markdown", action="store_true", help="also print the counts as a table")
     check.set_defaults(handler=cmd_data_check)
+    audit = data.add_parser(
+        "audit", help="records whose label disagrees with out-of-fold predictions (cleanlab)"
+    )
+    audit.add_argument("--folds", type=int, default=5)
+    audit.add_argument("--seed", type=int, default=42)
+    audit.add_argument("--show", type=int, default=30, help="how many to print (default 30)")
+    audit.add_argument("--output", type=Path, help="write all of them as JSONL")
+    audit.add_argument(
+        "--store", action="store_true", help="put the list on the review page (the service's db)"
+    )
+    audit.set_defaults(handler=cmd_data_audit)
+    export = data.add_parser(
+        "export-corrections", help="append the corrections in force to data/annotated"
+    )
+    export.set_defaults(handler=cmd_data_export)
 
     rules = commands.add_parser("rules", help="the safety rules").add_subparsers(metavar="ACTION")
     explain = rules.add_parser("explain", help="each rule's verdict on one text, and why")
@@ -236,6 +269,49 @@ def cmd_model_info(args) -> int:
     return 0
 
 
+def cmd_model_versions(args) -> int:
+    from training.registry import versions
+
+    for row in versions(Paths.from_env()):
+        test = row["test"]
+        print(
+            f"v{row['version']:>3} {'CHAMPION' if row['champion'] else '        '} "
+            f"gate {row['gate'] or '-':8} category F1 {test.get('category_macro_f1', 0):.3f} "
+            f"is_hard F1 {test.get('is_hard_f1', 0):.3f} critical recall "
+            f"{test.get('critical_recall', 0):.3f} corrections {row['corrections_in_training']} "
+            f"{row['created_at'][:19]} {row['note']}"
+        )
+    return 0
+
+
+def promote_tolerance(given: float | None) -> float:
+    from training.registry import DEFAULT_TOLERANCE
+
+    if given is not None:
+        return given
+    return float(os.environ.get("COMPLAINTS_PROMOTE_TOLERANCE", DEFAULT_TOLERANCE))
+
+
+def cmd_promote(args) -> int:
+    from training.registry import promote
+
+    result = promote(Paths.from_env(), args.version, promote_tolerance(args.tolerance))
+    print(result.table())
+    if not result.passed:
+        print(f"v{args.version} was not promoted; the champion stays v{result.champion}")
+        return 3
+    print(f"v{args.version} is the champion; reload the service: POST /v1/admin/reload")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from training.registry import rollback
+
+    current, previous = rollback(Paths.from_env())
+    print(f"champion moved back from v{current} to v{previous}; reload the service")
+    return 0
+
+
 # -- data ---------------------------------------------------------------------------------------
 def cmd_data_check(args) -> int:
     from .dataset import check_corpus
@@ -260,6 +336,77 @@ def cmd_data_check(args) -> int:
         return 1
     print("data check passed")
     return 0
+
+
+def service_sessions():
+    """A session factory on the service's database (migrated), for the commands that share it."""
+    from api.db import make_engine, make_sessions, migrate
+    from api.settings import Settings
+
+    settings = Settings.load()
+    migrate(settings.db_url, settings.home)
+    return make_sessions(make_engine(settings.db_url))
+
+
+def cmd_data_audit(args) -> int:
+    from training.audit import audit
+
+    from .dataset import load_corpus
+
+    paths = Paths.from_env()
+    records = load_corpus(paths.data)
+    print(f"cross-validating {len(records)} records in {args.folds} folds…", file=sys.stderr)
+    suspects = audit(records, folds=args.folds, seed=args.seed)
+    print(f"{len(suspects)} records whose label the out-of-fold model doubts, most confident first")
+    for s in suspects[: args.show]:
+        print(
+            f"  {s.record['id']:24} {s.head:9} {s.given} → {s.suggested} "
+            f"(p {s.confidence:.2f} vs {s.given_probability:.2f})  {s.record['text'][:90]!r}"
+        )
+    rows = [audit_row(s) for s in suspects]
+    if args.output:
+        with args.output.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    if args.store:
+        from api import storage
+
+        with service_sessions()() as session:
+            storage.replace_audit(session, rows)
+        print(f"stored {len(rows)} items for the review page")
+    return 0
+
+
+def audit_row(suspect) -> dict:
+    from datetime import UTC, datetime
+
+    from .records import LABEL_FIELDS
+
+    record = suspect.record
+    return {
+        "record_id": record["id"],
+        "source": f"correction of {record['corrects']}" if record.get("corrects") else "annotated",
+        "text": record["text"],
+        "channel": record["channel"],
+        "labels": {name: record[name] for name in LABEL_FIELDS},
+        "head": suspect.head,
+        "given": suspect.given,
+        "suggested": suspect.suggested,
+        "confidence": suspect.confidence,
+        "given_probability": suspect.given_probability,
+        "decision": suspect.decision,
+        "created_at": datetime.now(UTC),
+    }
+
+
+def cmd_data_export(args) -> int:
+    from api.corrections import export_corrections
+
+    paths = Paths.from_env()
+    with service_sessions()() as session:
+        result = export_corrections(session, paths.data)
+    print(result.describe())
+    return 1 if result.skipped else 0
 
 
 def counts_table(records: list[dict]) -> str:

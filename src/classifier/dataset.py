@@ -55,6 +55,7 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, Counter] = field(default_factory=dict)
     variety: dict[str, float] = field(default_factory=dict)
+    superseded: list[tuple[Located, Located]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +81,8 @@ def read_lines(path: Path) -> Iterator[tuple[int, object | json.JSONDecodeError]
 
 
 def load_corpus(directory: Path | str) -> list[dict]:
-    """All records, or a `ValueError` listing every bad line (see `complaints data check`)."""
+    """The records in force (corrections applied), or a `ValueError` listing every bad line
+    (see `complaints data check`)."""
     result = check_records(directory)
     if result.problems:
         shown = "\n  ".join(result.problems[:20])
@@ -89,6 +91,45 @@ def load_corpus(directory: Path | str) -> list[dict]:
             f"(run `complaints data check` for all):\n  {shown}"
         )
     return [item.record for item in result.records]
+
+
+def correction_key(record: dict) -> tuple[str, str] | None:
+    """What a correction record corrects: ("annotated", record id) or ("prediction", message
+    id); None for an ordinary record."""
+    target = record.get("corrects")
+    if not target:
+        return None
+    return record.get("corrects_kind", "annotated"), target
+
+
+def in_force(located: list[Located]) -> tuple[list[Located], list[tuple[Located, Located]]]:
+    """(records in force, [(superseded, by)]): corrections are appended, never edited in place.
+
+    A correction record (one with `corrects`) supersedes the annotated record it names, and a
+    later correction of the same message (higher `feedback_id`, else later in the files)
+    supersedes an earlier one; superseded records stay in their files for the history.
+    """
+    latest: dict[tuple[str, str], Located] = {}
+    for item in located:
+        key = correction_key(item.record)
+        if key is None:
+            continue
+        best = latest.get(key)
+        if best is None or item.record.get("feedback_id", 0) >= best.record.get("feedback_id", 0):
+            latest[key] = item
+    by_id = {item.record["id"]: item for item in located}
+    superseded: dict[int, Located] = {}
+    for key, winner in latest.items():
+        kind, target = key
+        if kind == "annotated" and target in by_id:
+            superseded[id(by_id[target])] = winner
+    for item in located:
+        key = correction_key(item.record)
+        if key is not None and latest[key] is not item:
+            superseded[id(item)] = latest[key]
+    kept = [item for item in located if id(item) not in superseded]
+    pairs = [(item, superseded[id(item)]) for item in located if id(item) in superseded]
+    return kept, pairs
 
 
 def check_records(directory: Path | str) -> CheckResult:
@@ -112,6 +153,17 @@ def check_records(directory: Path | str) -> CheckResult:
                 continue
             seen_ids[obj["id"]] = where
             result.records.append(Located(path, number, obj))
+    for item in result.records:
+        key = correction_key(item.record)
+        if key and key[0] == "annotated" and key[1] not in seen_ids:
+            result.problems.append(
+                f"{item.where}: corrects {key[1]!r}, which is no record of the corpus"
+            )
+        if key and key[0] not in ("annotated", "prediction"):
+            result.problems.append(
+                f"{item.where}: corrects_kind must be 'annotated' or 'prediction', got {key[0]!r}"
+            )
+    result.records, result.superseded = in_force(result.records)
     return result
 
 
@@ -189,7 +241,8 @@ def check_minimums(counts: dict[str, Counter], total: int, minimums: Minimums) -
 
 
 def check_corpus(directory: Path | str, minimums: Minimums = Minimums()) -> CheckResult:
-    """The full data check: schema, consistency, ids, duplicates, minimums, variety."""
+    """The full data check: schema, consistency, ids, duplicates, minimums, variety, all on the
+    records in force (a correction repeats the text it corrects, by design)."""
     result = check_records(directory)
     located = result.records
     normalized = [normalize(item.record["text"]) for item in located]

@@ -1,0 +1,222 @@
+"""The `champion` alias: who holds it, promotion behind the gate, and rollback.
+
+The registry (MLflow) is the source of truth; `models/champion.json` is the local pointer the
+service's workers follow. The versions that held the alias, in order, are kept in the
+registered model's tag `champion_history`, so `complaints rollback` can go back step by step.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from classifier import artifact
+from classifier.config import Paths
+from classifier.dataset import load_corpus
+from classifier.metrics import evaluate_decisions, summary
+from classifier.safety import SafetyRules
+
+from .split import split
+from .tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
+
+HISTORY_TAG = "champion_history"
+DEFAULT_TOLERANCE = 0.02  # macro-F1 a head may lose; about the spread of retraining on new data
+GATED_HEADS = ("is_hard", "category", "urgency", "reporter")
+
+
+class GateRefused(RuntimeError):
+    """The candidate is worse than the champion; the message says where."""
+
+
+def client():
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def champion_version(mlflow_client) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow_client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
+    except MlflowException:
+        return None
+
+
+def history(mlflow_client) -> list[str]:
+    model = mlflow_client.get_registered_model(REGISTERED_MODEL)
+    stored = json.loads(model.tags.get(HISTORY_TAG, "[]"))
+    current = champion_version(mlflow_client)
+    if current is not None and (not stored or stored[-1] != current):
+        stored.append(current)  # the alias was moved by hand or by an older version of this code
+    return stored
+
+
+def set_champion(mlflow_client, paths: Paths, version: str, past: list[str] | None = None) -> None:
+    """Move the alias and the local pointer; `past` is the history to record (ending in
+    `version`)."""
+    ensure_local(paths.models, version)
+    mlflow_client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
+    mlflow_client.set_registered_model_tag(
+        REGISTERED_MODEL, HISTORY_TAG, json.dumps(past if past is not None else [version])
+    )
+    artifact.set_champion(paths.models, version)
+
+
+def ensure_local(models_dir: Path, version: str) -> Path:
+    """The version's artifact on this disk, fetched from the registry when missing."""
+    path = artifact.model_path(models_dir, version)
+    if not path.exists():
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_MODEL}/{version}"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(local / "artifacts" / "model.joblib", path)
+        shutil.copy(local / "artifacts" / "model.json", artifact.sidecar_path(path))
+    return path
+
+
+@dataclass
+class GateResult:
+    candidate: str
+    champion: str | None
+    tolerance: float
+    figures: dict[str, tuple[float | None, float]] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # why it was refused; empty when passed
+    n_test: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    def table(self) -> str:
+        left = f"champion v{self.champion}" if self.champion else "no champion"
+        lines = [
+            f"frozen test split, {self.n_test} messages, tolerance {self.tolerance:.3f} macro-F1",
+            f"{'':28} {left:>16} {'candidate v' + self.candidate:>16} {'change':>8}",
+        ]
+        for name, (old, new) in self.figures.items():
+            change = "" if old is None else f"{new - old:+8.3f}"
+            shown = "—" if old is None else f"{old:.3f}"
+            lines.append(f"{name:28} {shown:>16} {new:16.3f} {change:>8}")
+        lines.append(
+            "verdict: " + ("PROMOTE" if self.passed else "REFUSED — " + "; ".join(self.reasons))
+        )
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "candidate": self.candidate,
+            "champion": self.champion,
+            "tolerance": self.tolerance,
+            "n_test": self.n_test,
+            "passed": self.passed,
+            "reasons": self.reasons,
+            "figures": {k: {"champion": a, "candidate": b} for k, (a, b) in self.figures.items()},
+        }
+
+
+def test_figures(paths: Paths, version: str, test_records: list[dict], rules) -> dict:
+    model, _ = artifact.load(ensure_local(paths.models, version))
+    model.safety = rules
+    from classifier.records import Message
+
+    decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in test_records)
+    return summary(evaluate_decisions(test_records, decisions))
+
+
+def gate(paths: Paths, candidate: str, tolerance: float = DEFAULT_TOLERANCE) -> GateResult:
+    """Candidate against champion on today's frozen test split, with today's safety rules."""
+    configure(paths.home)
+    mlflow_client = client()
+    mlflow_client.get_model_version(REGISTERED_MODEL, candidate)  # fails clearly if unknown
+    current = champion_version(mlflow_client)
+    _, test_records, _ = split(load_corpus(paths.data), paths.test_ids)
+    rules = SafetyRules.load()
+    new = test_figures(paths, candidate, test_records, rules)
+    old = test_figures(paths, current, test_records, rules) if current else None
+    result = GateResult(candidate, current, tolerance, n_test=len(test_records))
+    shown = [f"{head}_macro_f1" for head in GATED_HEADS] + [
+        "is_hard_f1",
+        "critical_recall",
+        "critical_false_alarm_rate",
+        "needs_review_share",
+    ]
+    for name in shown:
+        result.figures[name] = (None if old is None else old[name], new[name])
+    if new["critical_recall"] < 1.0:
+        result.reasons.append(
+            f"critical recall {new['critical_recall']:.3f}: every critical message must be caught"
+        )
+    if old is not None:
+        for head in GATED_HEADS:
+            name = f"{head}_macro_f1"
+            if new[name] < old[name] - tolerance:
+                result.reasons.append(
+                    f"{head} macro-F1 {new[name]:.3f} is more than {tolerance:.3f} below "
+                    f"the champion's {old[name]:.3f}"
+                )
+    return result
+
+
+def promote(paths: Paths, version: str, tolerance: float = DEFAULT_TOLERANCE) -> GateResult:
+    """Move `champion` to `version` if it passes the gate; the verdict is logged on its run."""
+    result = gate(paths, version, tolerance)
+    mlflow_client = client()
+    if result.candidate == result.champion:
+        result.reasons.append(f"v{version} is already the champion")
+        return result
+    run_id = mlflow_client.get_model_version(REGISTERED_MODEL, version).run_id
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    mlflow_client.log_dict(run_id, result.as_dict(), f"gate/{stamp}.json")
+    mlflow_client.set_model_version_tag(
+        REGISTERED_MODEL, version, "gate", "passed" if result.passed else "refused"
+    )
+    if result.passed:
+        set_champion(mlflow_client, paths, version, [*history(mlflow_client), version])
+    return result
+
+
+def rollback(paths: Paths) -> tuple[str, str]:
+    """Give `champion` back to the version that held it before; (from, to)."""
+    configure(paths.home)
+    mlflow_client = client()
+    past = history(mlflow_client)
+    if len(past) < 2:
+        raise RuntimeError(
+            "nothing to roll back to: "
+            + (f"v{past[0]} is the only champion there has been" if past else "no champion yet")
+        )
+    current, previous = past[-1], past[-2]
+    set_champion(mlflow_client, paths, previous, past[:-1])
+    return current, previous
+
+
+def versions(paths: Paths) -> list[dict]:
+    """Every registered version with its test figures and gate verdict, newest first."""
+    configure(paths.home)
+    mlflow_client = client()
+    current = champion_version(mlflow_client)
+    rows = []
+    for v in mlflow_client.search_model_versions(f"name='{REGISTERED_MODEL}'"):
+        run = mlflow_client.get_run(v.run_id)
+        rows.append(
+            {
+                "version": v.version,
+                "champion": v.version == current,
+                "run_id": v.run_id,
+                "created_at": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).isoformat(),
+                "gate": v.tags.get("gate"),
+                "note": run.data.tags.get("note", ""),
+                "corrections_in_training": int(run.data.tags.get("corrections_in_training", 0)),
+                "test": {
+                    k.removeprefix("test_"): round(m, 4)
+                    for k, m in run.data.metrics.items()
+                    if k.startswith("test_") and "." not in k and not k.startswith("test_model")
+                },
+            }
+        )
+    return sorted(rows, key=lambda r: -int(r["version"]))
