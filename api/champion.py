@@ -7,7 +7,6 @@ worker rewrites it, and the other workers notice within `refresh_seconds` and lo
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -63,23 +62,13 @@ class Champion:
         """Load what the registry alias `champion` points to, fetching it if not on disk."""
         from mlflow import MlflowClient
 
+        from training.registry import ensure_local
         from training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
 
         configure(self.home)
         version = str(
             MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
         )
-        path = artifact.model_path(self.models_dir, version)
-        if not path.exists():
-            self._download(REGISTERED_MODEL, version, path)
+        ensure_local(self.models_dir, version)
         artifact.set_champion(self.models_dir, version)
         return self.load_local()
-
-    @staticmethod
-    def _download(name: str, version: str, path: Path) -> None:
-        import mlflow
-
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(local / "artifacts" / "model.joblib", path)
-        shutil.copy(local / "artifacts" / "model.json", artifact.sidecar_path(path))

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from classifier import artifact
 
-from . import logs, metrics
+from . import admin, logs, metrics, pages, review
 from .champion import Champion
 from .db import make_engine, make_sessions, migrate
 from .routes import router, singles_batcher
@@ -27,7 +27,8 @@ DESCRIPTION = """
 одиннадцати категорий, насколько срочно, кто сообщил — и что делать прямо сейчас.
 
 Ключ передаётся в заголовке `X-API-Key`; роли: `channel` (классификация), `router` (чтение
-предсказаний), `quality`, `admin` (перезагрузка модели).
+предсказаний), `quality` (правки разметки, очередь разбора, страница `/review`), `admin`
+(выгрузка правок, обучение, продвижение и откат модели, перезагрузка).
 """
 
 
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": problems}, status_code=422)
 
     app.include_router(router)
+    app.include_router(review.router)
+    app.include_router(admin.router)
+    app.include_router(pages.router)
+    app.mount("/review/static", pages.static_files, name="review-static")
     app.add_middleware(metrics.Measure)
     return app
 

@@ -15,6 +15,8 @@ import yaml
 from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from classifier.config import Paths
+
 
 class Role(StrEnum):
     channel = "channel"  # chat and e-mail channels: classify
@@ -58,6 +60,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "COMPLAINTS_DATABASE_URL")
     )
     models_dir: Path | None = None
+    data_dir: Path | None = None  # the annotated corpus (default: data/annotated)
+    test_ids: Path | None = None  # the frozen test split (default: data/splits/test_ids.txt)
+    promote_tolerance: float = 0.02  # macro-F1 a head may lose in `promote`
+    train_folds: int = 5  # cross-validation folds of a training started from the page
     api_keys: dict[str, Role] = {}
     contacts: Contacts = Contacts()
     max_email_bytes: int = 5 * 1024 * 1024
@@ -77,6 +83,16 @@ class Settings(BaseSettings):
     @property
     def models(self) -> Path:
         return self.models_dir or self.home / "models"
+
+    @property
+    def paths(self) -> Paths:
+        """The same places `complaints` uses, for the admin actions run by the service."""
+        return Paths(
+            home=self.home,
+            data=self.data_dir or self.home / "data" / "annotated",
+            test_ids=self.test_ids or self.home / "data" / "splits" / "test_ids.txt",
+            models=self.models,
+        )
 
     @property
     def open_mode(self) -> bool:

@@ -67,6 +67,49 @@ def model(trained):
     return load_classifier(trained.model_path)
 
 
+# -- the service through the real app, on SQLite and on PostgreSQL ------------------------------
+@pytest.fixture
+def home(trained, session_env) -> Path:
+    return Path(session_env["COMPLAINTS_HOME"])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    from .servers import postgres_schema
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def client(home, database_url):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    from .servers import settings_for
+
+    app = create_app(settings_for(home, database_url))
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
+        yield c
+
+
+@pytest.fixture
+def sqlite_client(home, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    from .servers import settings_for
+
+    app = create_app(settings_for(home, f"sqlite:///{tmp_path / 'test.db'}"))
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:
+        yield c
+
+
 # -- CI must not pass with the PostgreSQL tests skipped ------------------------------------------
 _skipped_postgres: list[str] = []
 

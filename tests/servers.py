@@ -1,4 +1,5 @@
-"""Test helpers: a PostgreSQL schema of our own, and a real uvicorn server in a subprocess."""
+"""Test helpers: API keys and settings, a PostgreSQL schema of our own, and a real uvicorn
+server in a subprocess."""
 
 from __future__ import annotations
 
@@ -17,8 +18,35 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from api.settings import Contact, Contacts, Settings
+
 POSTGRES = os.environ.get("COMPLAINTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 KEYS = {"k-channel": "channel", "k-router": "router", "k-quality": "quality", "k-admin": "admin"}
+CHANNEL, ROUTER, QUALITY, ADMIN = ({"X-API-Key": k} for k in KEYS)
+CONTACTS = Contacts(
+    on_call=Contact(name="Дежурный", phone="+7 900 000-00-01"),
+    client_side=Contact(name="По клиентам", phone="+7 900 000-00-02"),
+    executor_side=Contact(name="По исполнителям", phone="+7 900 000-00-03"),
+    hard_case_form="https://forms.example.invalid/hard",
+    senior_chat="#senior",
+)
+
+
+def settings_for(home: Path, database_url: str, **kw) -> Settings:
+    return Settings(
+        home=home,
+        models_dir=home / "models",
+        database_url=database_url,
+        api_keys=kw.pop("api_keys", KEYS),
+        contacts=CONTACTS,
+        **kw,
+    )
+
+
+def classify(client, text, channel="chat", **extra):
+    return client.post(
+        "/v1/classify", json={"text": text, "channel": channel, **extra}, headers=CHANNEL
+    )
 
 
 @contextmanager

@@ -3,71 +3,15 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.schemas import Category, Channel, Urgency
-from api.settings import Contact, Contacts, Settings
 from classifier.labels import CATEGORIES, CHANNELS, URGENCIES
 
-from .servers import KEYS, postgres_schema
-
-CHANNEL, ROUTER, QUALITY, ADMIN = ({"X-API-Key": k} for k in KEYS)
-CONTACTS = Contacts(
-    on_call=Contact(name="Дежурный", phone="+7 900 000-00-01"),
-    client_side=Contact(name="По клиентам", phone="+7 900 000-00-02"),
-    executor_side=Contact(name="По исполнителям", phone="+7 900 000-00-03"),
-    hard_case_form="https://forms.example.invalid/hard",
-    senior_chat="#senior",
-)
-
-
-def settings_for(home: Path, database_url: str, **kw) -> Settings:
-    return Settings(
-        home=home,
-        models_dir=home / "models",
-        database_url=database_url,
-        api_keys=kw.pop("api_keys", KEYS),
-        contacts=CONTACTS,
-        **kw,
-    )
-
-
-@pytest.fixture
-def home(trained, session_env) -> Path:
-    return Path(session_env["COMPLAINTS_HOME"])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
-
-
-@pytest.fixture
-def client(home, database_url):
-    app = create_app(settings_for(home, database_url))
-    with TestClient(app, client=("127.0.0.1", 50000)) as c:
-        yield c
-
-
-@pytest.fixture
-def sqlite_client(home, tmp_path):
-    app = create_app(settings_for(home, f"sqlite:///{tmp_path / 'test.db'}"))
-    with TestClient(app, client=("127.0.0.1", 50000)) as c:
-        yield c
-
-
-def classify(client, text, channel="chat", **extra):
-    return client.post(
-        "/v1/classify", json={"text": text, "channel": channel, **extra}, headers=CHANNEL
-    )
+from .servers import CHANNEL, KEYS, QUALITY, ROUTER, classify, settings_for
 
 
 def test_literals_match_the_labels():
