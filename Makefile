@@ -7,7 +7,10 @@ STAMP = $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install model serve test lint check-data bench clean
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser model serve test lint check-data bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +19,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The review page is tested in a real headless Chromium: Debian's, since no browser may be
+# downloaded by a test tool. Playwright (a dev dependency) drives it.
+$(CHROMIUM):
+	$(SUDO) apt-get install -y --no-install-recommends chromium || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+
+browser: $(CHROMIUM)
 
 # Trains the first model from data/annotated/ when none exists yet (about a minute).
 model: install
@@ -34,7 +45,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install check-data lint
+test: install browser check-data lint
 	$(BIN)/python -m pytest
 
 # Side by side with fastText and spaCy's textcat, then the service under load (several minutes).

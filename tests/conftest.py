@@ -110,6 +110,33 @@ def sqlite_client(home, tmp_path):
         yield c
 
 
+# -- a real headless browser for the review page -----------------------------------------------
+@pytest.fixture(scope="session")
+def chromium():
+    from .browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"no browser at {CHROMIUM}: run `make browser` (Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(locale="ru-RU", viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
 # -- CI must not pass with the PostgreSQL tests skipped ------------------------------------------
 _skipped_postgres: list[str] = []
 
