@@ -33,6 +33,11 @@ class Batcher(Generic[Item, Result]):
         self._draining: asyncio.Task | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batcher")
 
+    @property
+    def waiting(self) -> int:
+        """How many items wait for the next batch."""
+        return len(self._waiting)
+
     async def __call__(self, item: Item) -> Result:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
