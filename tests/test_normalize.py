@@ -1,5 +1,8 @@
+import re
+
 import pytest
 
+from classifier import normalize as module
 from classifier.normalize import (
     fold_repeats,
     fold_yo,
@@ -7,6 +10,7 @@ from classifier.normalize import (
     mask_phones,
     mask_urls,
     normalize,
+    squeeze_spaces,
 )
 
 
@@ -41,3 +45,27 @@ def test_steps(function, text, expected):
 )
 def test_normalize(text, expected):
     assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "смотрите WwW.Example.ru и HTTPS://x.ru/a",  # the URL pattern ignores case
+        "адрес: wWw.site.ru",
+        "звоните 8 900 000 12 34 или +7(900)000-12-34",
+        "ааааа ооо!!!! ...... ))))",
+        "кот\t\tи  пёс\u00a0\u00a0спят \n\n  а  \r\n  ",
+        "a@b.c и x.y+z@mail-ru.com",
+        "без ничего особенного",
+        "88888888888 и +7",
+    ],
+)
+def test_steps_skip_only_what_their_pattern_cannot_match(text):
+    """Each step first checks for what its pattern needs; the answer is the pattern's alone."""
+    m = module
+    assert mask_urls(text) == m._URL.sub(m.URL_TOKEN, text)
+    assert mask_emails(text) == m._EMAIL.sub(m.EMAIL_TOKEN, text)
+    assert mask_phones(text) == m._PHONE.sub(m.PHONE_TOKEN, text)
+    assert fold_repeats(text) == m._REPEAT.sub(r"\1\1\1", text)
+    squeezed = re.sub(r"\s*\n\s*", "\n", re.sub(r"[^\S\n]+", " ", text)).strip()
+    assert squeeze_spaces(text) == squeezed

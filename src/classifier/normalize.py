@@ -18,8 +18,13 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)(?:\+7|8)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}(?!\d)")
 # Four or more of the same letter ("ааааа", "!!!!!") say the same as three.
 _REPEAT = re.compile(r"(\w|[!?.)(])\1{3,}")
-_SPACES = re.compile(r"[^\S\n]+")
+_FOUR_SAME = re.compile(r"(.)\1\1\1", re.DOTALL)  # cheaper, and needed for a repeat
+# Runs of spaces other than a single " " (which would be replaced by itself).
+_SPACES = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 _NEWLINES = re.compile(r"\s*\n\s*")
+# Most messages hold no URL, e-mail, phone or repeat; a substring test says so far faster than
+# the pattern's search, so each step first checks for what its pattern cannot match without.
+_URL_MARKS = ("://", "ww", "wW", "Ww", "WW")  # «https?://» or «www.» in any case
 
 
 def nfkc(text: str) -> str:
@@ -35,24 +40,28 @@ def fold_yo(text: str) -> str:
 
 
 def mask_urls(text: str) -> str:
-    return _URL.sub(URL_TOKEN, text)
+    for mark in _URL_MARKS:
+        if mark in text:
+            return _URL.sub(URL_TOKEN, text)
+    return text
 
 
 def mask_emails(text: str) -> str:
-    return _EMAIL.sub(EMAIL_TOKEN, text)
+    return _EMAIL.sub(EMAIL_TOKEN, text) if "@" in text else text
 
 
 def mask_phones(text: str) -> str:
-    return _PHONE.sub(PHONE_TOKEN, text)
+    return _PHONE.sub(PHONE_TOKEN, text) if "8" in text or "+7" in text else text
 
 
 def fold_repeats(text: str) -> str:
-    return _REPEAT.sub(r"\1\1\1", text)
+    return _REPEAT.sub(r"\1\1\1", text) if _FOUR_SAME.search(text) else text
 
 
 def squeeze_spaces(text: str) -> str:
     """Runs of spaces become one space and runs of line breaks one break (they end sentences)."""
-    return _NEWLINES.sub("\n", _SPACES.sub(" ", text)).strip()
+    text = _SPACES.sub(" ", text)
+    return (_NEWLINES.sub("\n", text) if "\n" in text else text).strip()
 
 
 # Order matters: URLs before e-mails (an URL may hold an @), both before phones.
