@@ -1,6 +1,14 @@
 import pytest
 
-from classifier.lemmatize import NUMBER_TOKEN, analyze_many, lemma, lemmatize, tokenize
+from classifier.lemmatize import (
+    NUMBER_TOKEN,
+    analyze,
+    analyze_many,
+    analyze_whole,
+    lemma,
+    lemmatize,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +56,27 @@ def test_sentences_are_numbered():
 def test_unknown_words_are_flagged():
     known, typo = analyze_many(["отравилась атравилась"])[0]
     assert known.known and not typo.known
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "кот отравился. что делать?\nуже едем",
+        "оплатила всё, в т.ч. прогулку",  # a special case of two spans: spaCy joins them
+        "д-р мед. наук сказал",
+        "спасибо : ) и ещё :) и (-:",
+        "  в начале пробелы",
+        "два  пробела\tтаб и\u00a0неразрывный",
+        "строка\n\nещё\n",
+        '«кот умер» — "шутка"; ну и т.д.',
+        "9:30 12 😡🐶 urltoken ёжик",
+        "",
+        " ",
+    ],
+)
+def test_tokens_by_span_equal_spacy_on_the_whole_text(text):
+    assert analyze(text) == analyze_whole(text)
+
+
+def test_a_special_case_across_spans_stays_one_token():
+    assert "в т.ч." in tokenize("оплатила всё, в т.ч. прогулку")

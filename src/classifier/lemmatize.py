@@ -2,11 +2,20 @@
 
 spaCy's own pymorphy3 lemmatizer needs POS tags that `spacy.blank("ru")` does not produce, and
 without them it leaves ambiguous words as they are, so pymorphy3 is called directly here.
+
+spaCy tokenizes each whitespace-delimited span on its own (and caches it), but building a `Doc`
+and reading its tokens from Python cost more than everything else per message. So each span's
+tokens, already analysed, are kept here by span text, and a message is assembled from its spans.
+The result is the tokenization spaCy gives the whole text (tested): the only thing spaCy looks at
+across spans is a special case of several tokens («в т.ч.», «: )»), and a message in which two
+neighbouring spans could start one is tokenized whole.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache, lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 NUMBER_TOKEN = "numtoken"
@@ -31,6 +40,29 @@ def _tokenizer():
     import spacy
 
     return spacy.blank("ru").tokenizer
+
+
+@cache
+def _straddling_pairs() -> frozenset[tuple[str, str]]:
+    """Neighbouring tokens of the special cases spaCy matches over a whole `Doc`: where two
+    spans meet on such a pair, spaCy may join tokens across the space."""
+    from spacy.tokenizer import Tokenizer
+
+    full = _tokenizer()
+    bare = Tokenizer(  # the affix rules alone: how spaCy splits a special case to match it
+        full.vocab,
+        rules={},
+        prefix_search=full.prefix_search,
+        suffix_search=full.suffix_search,
+        infix_finditer=full.infix_finditer,
+        token_match=full.token_match,
+        url_match=full.url_match,
+    )
+    pairs = set()
+    for case in full.rules:
+        texts = [t.text for t in bare(case)]
+        pairs.update(pairwise(texts))
+    return frozenset(pairs)
 
 
 @cache
@@ -83,39 +115,109 @@ def lemma(word: str) -> str:
 
 
 _OPENING_QUOTES, _CLOSING_QUOTES, _STRAIGHT_QUOTES = "«„“", "»”", '"'
+# What a punctuation or space token does to the sentence count and the quotation state.
+_ENDS_SENTENCE, _OPENS_QUOTE, _CLOSES_QUOTE, _TOGGLES_QUOTE = 1, 2, 4, 8
+SPAN_CACHE_SIZE = 200_000
+_new = tuple.__new__  # builds a Token without the named tuple's Python-level __new__
 
 
-def _tokens(doc) -> list[Token]:
-    tokens, sentence, quoted = [], 0, False
+def _punctuation(text: str) -> int:
+    effect = 0
+    if "\n" in text or ";" in text or not text.strip(".!?…"):
+        effect |= _ENDS_SENTENCE
+    if any(ch in _OPENING_QUOTES for ch in text):
+        effect |= _OPENS_QUOTE
+    elif any(ch in _CLOSING_QUOTES for ch in text):
+        effect |= _CLOSES_QUOTE
+    elif _STRAIGHT_QUOTES in text:
+        effect |= _TOGGLES_QUOTE
+    return effect
+
+
+def _items(doc) -> list:
+    """Per spaCy token, a word's (text, *analyze_word) or a punctuation token's effect; tokens
+    without an effect (commas, spaces) are left out."""
+    items = []
     for t in doc:
         if t.is_punct or t.is_space:
-            if "\n" in t.text or ";" in t.text or not t.text.strip(".!?…"):
+            effect = _punctuation(t.text)
+            if effect:
+                items.append(effect)
+        else:
+            items.append((t.text, *analyze_word(t.text)))
+    return items
+
+
+def _assemble(items) -> list[Token]:
+    tokens, sentence, quoted = [], 0, False
+    for item in items:
+        if item.__class__ is int:
+            if item & _ENDS_SENTENCE:
                 sentence += 1 if tokens and tokens[-1].sentence == sentence else 0
                 quoted = False  # an unclosed quote ends with its sentence
-            if any(ch in _OPENING_QUOTES for ch in t.text):
+            if item & _OPENS_QUOTE:
                 quoted = True
-            elif any(ch in _CLOSING_QUOTES for ch in t.text):
+            elif item & _CLOSES_QUOTE:
                 quoted = False
-            elif _STRAIGHT_QUOTES in t.text:
+            elif item & _TOGGLES_QUOTE:
                 quoted = not quoted
             continue
-        normal, known, imperative, readings = analyze_word(t.text)
-        tokens.append(Token(t.text, normal, sentence, known, imperative, readings, quoted))
+        text, normal, known, imperative, readings = item
+        tokens.append(_new(Token, (text, normal, sentence, known, imperative, readings, quoted)))
     return tokens
+
+
+class _Span(NamedTuple):
+    items: list  # see `_items`
+    first: str  # its first and last token as spaCy splits it
+    last: str
+
+
+# The pieces spaCy tokenizes one by one: runs of non-space characters, a leading run of spaces,
+# and other runs of spaces less the single space that separates two words.
+_PIECES = re.compile(r"\S+|^\s+|(?<=\S )\s+|(?<=\S)[^ \S]\s*")
+_spans: dict[str, _Span] = {}
+
+
+def _span(text: str) -> _Span:
+    doc = _tokenizer()(text)
+    found = _Span(_items(doc), doc[0].text, doc[-1].text)
+    if len(_spans) >= SPAN_CACHE_SIZE:
+        _spans.clear()
+    _spans[text] = found
+    return found
+
+
+def analyze(text: str) -> list[Token]:
+    """Tokens with lemmas and sentence numbers of one normalized text."""
+    pairs, spans = _straddling_pairs(), _spans
+    items, last = [], None
+    for piece in _PIECES.findall(text):
+        span = spans.get(piece) or _span(piece)
+        if (last, span.first) in pairs:
+            return analyze_whole(text)
+        items += span.items
+        last = span.last
+    return _assemble(items)
+
+
+def analyze_whole(text: str) -> list[Token]:
+    """`analyze` with spaCy tokenizing the whole text: the reference the tests compare with."""
+    return _assemble(_items(_tokenizer()(text)))
 
 
 def analyze_many(texts: list[str]) -> list[list[Token]]:
     """Tokens with lemmas and sentence numbers for a batch of normalized texts."""
-    return [_tokens(doc) for doc in _tokenizer().pipe(texts)]
+    return [analyze(text) for text in texts]
 
 
 def tokenize(text: str) -> list[str]:
     """Word and emoji tokens of a normalized text, punctuation dropped."""
-    return [t.text for t in _tokens(_tokenizer()(text))]
+    return [t.text for t in analyze(text)]
 
 
 def lemmatize(text: str) -> list[str]:
-    return [t.lemma for t in _tokens(_tokenizer()(text))]
+    return [t.lemma for t in analyze(text)]
 
 
 def lemmatize_many(texts: list[str]) -> list[list[str]]:
