@@ -60,3 +60,27 @@ def test_fast_features_equal_scikit_learns():
     )
     assert ours.shape == reference.shape
     np.testing.assert_allclose(ours.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["", "кот отравился", ""],  # a message without words first and last
+        ["", " "],  # no words at all
+        ["кот кот кот кот, кот!"],
+    ],
+)
+def test_fast_features_equal_scikit_learns_at_the_edges(texts):
+    records = load_corpus(CORPUS)[::7]
+    builder = FeatureBuilder().fit(prepare([r["text"] for r in records]))
+    items = prepare(texts)
+    reference = sp.hstack(
+        [
+            builder.words_.transform(items),
+            builder.chars_.transform(items) * builder.char_weight,
+            builder._channels(items),
+        ],
+        format="csr",
+    )
+    ours = builder.transform(items)
+    np.testing.assert_allclose(ours.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
