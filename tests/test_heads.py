@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -84,3 +86,13 @@ def test_fast_features_equal_scikit_learns_at_the_edges(texts):
     )
     ours = builder.transform(items)
     np.testing.assert_allclose(ours.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
+
+
+def test_heads_saved_with_transposed_weights_load_c_ordered(matrix):
+    X, records = matrix
+    head = LinearHead(HEAD_LABELS["urgency"]).fit(X, [r["urgency"] for r in records])
+    expected = head.predict_proba(X)
+    head.weights_ = np.asfortranarray(head.weights_)  # as files saved before
+    loaded = pickle.loads(pickle.dumps(head))
+    assert loaded.weights_.flags.c_contiguous
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)

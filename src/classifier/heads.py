@@ -61,7 +61,9 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         which costs ~15 ms for one message; the same arithmetic on stacked arrays takes well
         under one. The result equals `model_.predict_proba` (tested).
         """
-        self.weights_ = np.vstack([e.coef_ for e in estimators]).astype(np.float32).T
+        self.weights_ = np.ascontiguousarray(
+            np.vstack([e.coef_ for e in estimators]).astype(np.float32).T
+        )
         self.intercepts_ = np.concatenate([e.intercept_ for e in estimators])
         if hasattr(self.model_, "calibrated_classifiers_"):
             calibrators = [c.calibrators for c in self.model_.calibrated_classifiers_]
@@ -76,6 +78,12 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         # the compiled arrays alone.
         return {k: v for k, v in self.__dict__.items() if k != "model_"}
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        # Files saved before the weights were made C-ordered: scipy copied the transposed
+        # array on every product, which was most of the time of one message.
+        self.weights_ = np.ascontiguousarray(self.weights_)
+
     def _label_weights(self, estimators) -> np.ndarray:
         """Weights per label (rows in `labels` order), averaged over the calibrated folds."""
         coef = np.mean([e.coef_ for e in estimators], axis=0)
@@ -89,7 +97,12 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         return weights
 
     def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
-        scores = X @ self.weights_ + self.intercepts_
+        return self.proba_from_scores(X @ self.weights_)
+
+    def proba_from_scores(self, products: np.ndarray) -> np.ndarray:
+        """Probabilities from `X @ weights_`, which a caller may have computed for several
+        heads in one product (`ComplaintClassifier.probabilities`)."""
+        scores = products + self.intercepts_
         if self.slopes_ is None:
             fitted = _softmax(scores)
         else:
@@ -98,7 +111,7 @@ class LinearHead(ClassifierMixin, BaseEstimator):
                 [_one_vs_rest(fold) for fold in np.split(calibrated, self.n_folds_, axis=1)],
                 axis=0,
             )
-        proba = np.zeros((X.shape[0], len(self.labels)))
+        proba = np.zeros((products.shape[0], len(self.labels)))
         for column, source in enumerate(self._columns):
             if source >= 0:
                 proba[:, column] = fitted[:, source]
