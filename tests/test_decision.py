@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from classifier.decision import Override, apply_override, decode
+from classifier.decision import (
+    HeadResult,
+    Override,
+    apply_override,
+    decode,
+    head_result,
+    head_results,
+)
 from classifier.labels import CATEGORIES, URGENCIES, consistency_errors
 
 
@@ -56,3 +63,26 @@ P_CATEGORY = dict.fromkeys(CATEGORIES, 0.01) | {"property_damage": 0.3, "other":
 def test_override_only_raises(model_category, rule_category, expected):
     override = Override("r", ("слово",), "позвонить", rule_category)
     assert apply_override(model_category, P_CATEGORY, override) == (expected, True, "critical")
+
+
+@pytest.mark.parametrize(
+    ("row", "chosen", "expected"),
+    [
+        ([0.2, 0.5, 0.3], "b", HeadResult("b", 0.5, (("c", 0.3), ("a", 0.2)))),
+        ([0.2, 0.5, 0.3], "a", HeadResult("a", 0.2, (("b", 0.5), ("c", 0.3)))),
+        ([0.123456, 0.876544], "a", HeadResult("a", 0.1235, (("b", 0.8765),))),
+        ([0.25, 0.25, 0.25, 0.25], "d", HeadResult("d", 0.25, (("a", 0.25), ("b", 0.25)))),
+    ],
+)
+def test_head_result(row, chosen, expected):
+    labels = ("a", "b", "c", "d")[: len(row)]
+    assert head_result(labels, np.array(row), chosen) == expected
+
+
+def test_head_results_of_a_batch_equal_one_row_at_a_time():
+    rng = np.random.default_rng(1)
+    proba = rng.dirichlet(np.ones(len(CATEGORIES)) * 0.3, 200)
+    proba[:20] = np.round(proba[:20], 1)  # ties
+    chosen = [CATEGORIES[j] for j in rng.integers(0, len(CATEGORIES), 200)]
+    batch = head_results(CATEGORIES, proba, chosen)
+    assert batch == [head_result(CATEGORIES, p, c) for p, c in zip(proba, chosen, strict=True)]

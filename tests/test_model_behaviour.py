@@ -1,7 +1,9 @@
 """Behavioural tests of the trained model: what a quality team expects whatever the weights."""
 
+import numpy as np
 import pytest
 
+from classifier.features import prepare
 from classifier.labels import HEAD_LABELS, URGENCIES
 from classifier.records import Message
 
@@ -88,3 +90,22 @@ def test_guide_examples(model, text, category, reporter):
 def test_hypothetical_question_is_not_critical(model):
     d = model("что делать, если собака съест шоколад?")
     assert d.urgency != "critical" and not d.safety["fired"]
+
+
+def test_one_product_for_all_heads_equals_each_heads_own(model):
+    texts = ["кот умер во время визита", "можно перенести прогулку?", "ситтер нагрубил мне"]
+    X = model.features.transform(prepare(texts))
+    together = model.probabilities(X)
+    for name, head in model.heads.items():
+        np.testing.assert_array_equal(together[name], head.predict_proba(X))
+
+
+def test_batch_explanations_equal_one_row_at_a_time(model):
+    texts = ["собака отравилась на прогулке, её рвёт", "выгульщик опоздал на два часа"]
+    X = model.features.transform(prepare(texts))
+    rows = model._explanations(X, "category", ["health_harm", "critical_lateness"])
+    assert rows == [
+        model.explain(X, 0, "category", "health_harm"),
+        model.explain(X, 1, "category", "critical_lateness"),
+    ]
+    assert rows[0] and all(w["weight"] > 0 for row in rows for w in row)

@@ -138,8 +138,19 @@ def apply_override(
 def head_result(
     labels: tuple[str, ...], proba: np.ndarray, chosen: str, top: int = 3
 ) -> HeadResult:
-    order = np.argsort(-proba)
-    alternatives = tuple(
-        (labels[i], round(float(proba[i]), 4)) for i in order if labels[i] != chosen
-    )[: top - 1]
-    return HeadResult(chosen, round(float(proba[labels.index(chosen)]), 4), alternatives)
+    return head_results(labels, proba[None, :], [chosen], top)[0]
+
+
+def head_results(
+    labels: tuple[str, ...], proba: np.ndarray, chosen: list[str], top: int = 3
+) -> list[HeadResult]:
+    """Each row's chosen label with its probability and the next most likely labels, for a
+    batch: one sort for all rows, and plain floats rounded as the decision shows them."""
+    orders = np.argsort(-proba, axis=1).tolist()
+    rounded = [[round(p, 4) for p in row] for row in proba.tolist()]
+    column = {label: j for j, label in enumerate(labels)}
+    results = []
+    for order, row, label in zip(orders, rounded, chosen, strict=True):
+        alternatives = tuple((labels[j], row[j]) for j in order if labels[j] != label)
+        results.append(HeadResult(label, row[column[label]], alternatives[: top - 1]))
+    return results

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
-from .decision import Decision, Override, apply_override, decode, head_result
+from .decision import Decision, apply_override, decode, head_results
 from .features import FeatureBuilder, prepare
 from .heads import LinearHead
 from .labels import CATEGORIES, HEAD_LABELS, HEADS, URGENCIES
@@ -65,8 +66,32 @@ class ComplaintClassifier:
 
     # -- prediction -------------------------------------------------------------------------
     def probabilities(self, X) -> dict[str, np.ndarray]:
-        """Each head's probabilities for a feature matrix, columns in `HEAD_LABELS` order."""
-        return {name: head.predict_proba(X) for name, head in self.heads.items()}
+        """Each head's probabilities for a feature matrix, columns in `HEAD_LABELS` order.
+
+        One sparse product serves all heads (their weights side by side): each column is the
+        same sum as a head's own product, in the same order, so the numbers are identical."""
+        weights, bounds = self._stacked_weights()
+        products = X @ weights
+        return {
+            name: head.proba_from_scores(products[:, start:end])
+            for (name, head), (start, end) in zip(self.heads.items(), bounds, strict=True)
+        }
+
+    def _stacked_weights(self) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        heads = tuple(h.weights_ for h in self.heads.values())
+        cached = self.__dict__.get("_stacked")
+        if (
+            cached is None
+            or len(cached[0]) != len(heads)
+            or any(a is not b for a, b in zip(cached[0], heads, strict=True))
+        ):
+            ends = np.cumsum([w.shape[1] for w in heads]).tolist()
+            bounds = list(zip([0, *ends[:-1]], ends, strict=True))
+            cached = self._stacked = (heads, np.hstack(heads), bounds)
+        return cached[1], cached[2]
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_stacked"}
 
     def map(self, messages: Iterable[Message]) -> list[Decision]:
         messages = list(messages)
@@ -81,89 +106,111 @@ class ComplaintClassifier:
             proba["urgency"],
             self.thresholds.min_critical,
         )
-        overrides = [self.safety.check(p) if self.safety else None for p in prepared]
-        return [
-            self._decide(
-                i,
-                message,
-                X,
-                proba,
-                CATEGORIES[categories[i]],
-                bool(hards[i]),
-                URGENCIES[urgencies[i]],
-                overrides[i],
-            )
-            for i, message in enumerate(messages)
-        ]
+        overrides = [self.safety.check(p) for p in prepared] if self.safety else None
+        return self._decide(
+            messages,
+            X,
+            proba,
+            [CATEGORIES[c] for c in categories.tolist()],
+            hards.tolist(),
+            [URGENCIES[u] for u in urgencies.tolist()],
+            overrides or [None] * len(messages),
+        )
 
     def __call__(self, text: str, channel: str | None = None) -> Decision:
         return self.map([Message(text=text, channel=channel)])[0]
 
-    def _decide(self, i, message, X, proba, category, is_hard, urgency, override: Override | None):
-        probabilities = {
-            name: {
-                label: round(float(p), 4)
-                for label, p in zip(HEAD_LABELS[name], proba[name][i], strict=True)
-            }
-            for name in HEADS
+    def _decide(self, messages, X, proba, categories, hards, urgencies, overrides):
+        """The decisions of a batch: what can be computed for all rows at once is, and the
+        per-message loop only assembles."""
+        rounded = {
+            name: [[round(p, 4) for p in row] for row in proba[name].tolist()] for name in HEADS
         }
-        model_urgency = urgency
-        if override is not None:
-            category, is_hard, urgency = apply_override(
-                category, probabilities["category"], override
-            )
-        reporter = HEAD_LABELS["reporter"][int(proba["reporter"][i].argmax())]
+        reporters = [HEAD_LABELS["reporter"][j] for j in proba["reporter"].argmax(axis=1).tolist()]
+        model_urgencies = urgencies
+        categories, hards, urgencies = list(categories), list(hards), list(urgencies)
+        for i, override in enumerate(overrides):
+            if override is not None:
+                p_category = dict(zip(CATEGORIES, rounded["category"][i], strict=True))
+                categories[i], hards[i], urgencies[i] = apply_override(
+                    categories[i], p_category, override
+                )
         chosen = {
-            "is_hard": str(is_hard).lower(),
-            "category": category,
-            "urgency": urgency,
-            "reporter": reporter,
+            "is_hard": [str(h).lower() for h in hards],
+            "category": categories,
+            "urgency": urgencies,
+            "reporter": reporters,
         }
-        heads = {
-            name: head_result(HEAD_LABELS[name], proba[name][i], chosen[name]) for name in HEADS
+        heads = {name: head_results(HEAD_LABELS[name], proba[name], chosen[name]) for name in HEADS}
+        reasons = self._review_reasons(proba["category"])
+        explanations = {
+            "category": self._explanations(X, "category", categories),
+            "urgency": self._explanations(X, "urgency", urgencies),
         }
-        reasons = self._review_reasons(proba["category"][i])
-        if override is not None and model_urgency != "critical":
-            reasons.append("safety rule and model disagree")
-        return Decision(
-            id=message.id,
-            is_hard=is_hard,
-            category=category,
-            urgency=urgency,
-            reporter=reporter,
-            probabilities=probabilities,
-            heads=heads,
-            needs_review=bool(reasons),
-            review_reasons=tuple(reasons),
-            explanation={
-                "category": self.explain(X, i, "category", category),
-                "urgency": self.explain(X, i, "urgency", urgency),
-            },
-            safety=override.as_dict() if override else {"fired": False},
-            model_version=self.version,
-        )
+        decisions = []
+        for i, message in enumerate(messages):
+            override = overrides[i]
+            why = list(reasons[i])
+            if override is not None and model_urgencies[i] != "critical":
+                why.append("safety rule and model disagree")
+            decisions.append(
+                Decision(
+                    id=message.id,
+                    is_hard=hards[i],
+                    category=categories[i],
+                    urgency=urgencies[i],
+                    reporter=reporters[i],
+                    probabilities={
+                        name: dict(zip(HEAD_LABELS[name], rounded[name][i], strict=True))
+                        for name in HEADS
+                    },
+                    heads={name: heads[name][i] for name in HEADS},
+                    needs_review=bool(why),
+                    review_reasons=tuple(why),
+                    explanation={name: rows[i] for name, rows in explanations.items()},
+                    safety=override.as_dict() if override else {"fired": False},
+                    model_version=self.version,
+                )
+            )
+        return decisions
 
-    def _review_reasons(self, p_category: np.ndarray) -> list[str]:
-        top2 = np.sort(p_category)[-2:]
-        reasons = []
-        if top2[1] < self.thresholds.min_probability:
-            reasons.append(f"category probability below {self.thresholds.min_probability:.2f}")
-        if top2[1] - top2[0] < self.thresholds.min_margin:
-            reasons.append(f"top-two category margin below {self.thresholds.min_margin:.2f}")
-        return reasons
+    def _review_reasons(self, p_category: np.ndarray) -> list[tuple[str, ...]]:
+        """Why each row's category needs a human, from its two most probable categories."""
+        top2 = np.sort(p_category, axis=1)[:, -2:]
+        low = (top2[:, 1] < self.thresholds.min_probability).tolist()
+        close = (top2[:, 1] - top2[:, 0] < self.thresholds.min_margin).tolist()
+        probability = f"category probability below {self.thresholds.min_probability:.2f}"
+        margin = f"top-two category margin below {self.thresholds.min_margin:.2f}"
+        return [(probability,) * lo + (margin,) * cl for lo, cl in zip(low, close, strict=True)]
 
     def explain(self, X, i: int, head: str, label: str, top: int = EXPLAIN_TOP) -> list[dict]:
         """The lemma n-grams of row `i` that pushed `label` most, from the linear weights."""
-        start, end = X.indptr[i], X.indptr[i + 1]
-        indices, values = X.indices[start:end], X.data[start:end]
-        in_words = indices < self.features.n_words_  # the lemma block comes first
-        indices, values = indices[in_words], values[in_words]
-        weights = self.heads[head].coef_[HEAD_LABELS[head].index(label)]
-        contributions = values * weights[indices]
-        order = np.argsort(-contributions)[:top]
+        return self._explanations(X[i : i + 1], head, [label], top)[0]
+
+    def _explanations(self, X, head: str, labels: list[str], top: int = EXPLAIN_TOP):
+        """`explain` for every row of `X`, row `i` for `labels[i]`: the products of feature
+        values and weights are taken for the whole batch at once."""
+        row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        in_words = X.indices < self.features.n_words_  # the lemma block comes first
+        indices, values, row_of = X.indices[in_words], X.data[in_words], row_of[in_words]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=X.shape[0]))])
+        label_rows = np.array([HEAD_LABELS[head].index(label) for label in labels], dtype=np.intp)
+        contributions = values * self.heads[head].coef_[label_rows[row_of], indices]
         names = self.features.word_names_
-        return [
-            {"lemma": str(names[indices[j]]), "weight": round(float(contributions[j]), 4)}
-            for j in order
-            if contributions[j] > 0
-        ]
+        explanations = []
+        for start, end in pairwise(indptr.tolist()):
+            row = contributions[start:end]
+            order = np.argsort(-row)[:top]
+            weights = row[order]
+            kept = weights > 0
+            explanations.append(
+                [
+                    {"lemma": str(name), "weight": round(weight, 4)}
+                    for name, weight in zip(
+                        names[indices[start:end][order[kept]]].tolist(),
+                        weights[kept].tolist(),
+                        strict=True,
+                    )
+                ]
+            )
+        return explanations
