@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
+from classifier.dataset import load_corpus
 from classifier.features import prepare
 from classifier.labels import HEAD_LABELS, URGENCIES
 from classifier.records import Message
+from classifier.safety import SafetyRules
 
-from .conftest import DECISION_KEYS
+from .conftest import CORPUS, DECISION_KEYS
 
 RANK = {u: i for i, u in enumerate(URGENCIES)}  # 0 = critical
 
@@ -109,3 +111,19 @@ def test_batch_explanations_equal_one_row_at_a_time(model):
         model.explain(X, 1, "category", "critical_lateness"),
     ]
     assert rows[0] and all(w["weight"] > 0 for row in rows for w in row)
+
+
+def test_safety_check_decides_as_its_debug_view():
+    """`check` judges only the rules a message has first words for; `explain` judges all."""
+    rules = SafetyRules.load()
+    texts = [r["text"] for r in load_corpus(CORPUS)[::3]] + [
+        "кот не дышит",
+        "кот не дышит, шучу",
+        "у меня сердце остановилось, когда увидела счёт",
+        "кот проглотил иголку",
+    ]
+    for item in prepare(texts):
+        fired = next((v for v in rules.explain(item) if v.fired), None)
+        override = rules.check(item)
+        expected = (fired.rule, fired.matched) if fired else None
+        assert ((override.rule, override.matched) if override else None) == expected, item.text
