@@ -10,22 +10,18 @@ nothing the second time.
 from __future__ import annotations
 
 import json
-import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from classifier.dataset import Minimums, check_corpus, check_records, corpus_files
+from classifier.dataset import check_records, correction_key, near_duplicates_between
+from classifier.normalize import normalize
 from classifier.records import LABEL_FIELDS, record_problems
 
 from . import storage
 
 CORRECTIONS_FILE = "corrections.jsonl"
-LOCATION = re.compile(re.escape(CORRECTIONS_FILE) + r":(\d+)\b")
-# The corpus-wide minimums are the data check's business; here only new problems matter.
-NO_MINIMUMS = Minimums(0, 0, 0, 0, 0.0, 1.0, all_channels=False)
 
 
 @dataclass
@@ -112,25 +108,35 @@ def export_corrections(session: Session, data_dir: Path) -> ExportResult:
 
 
 def _passing_data_check(data_dir: Path, candidates: list[dict], skipped: list[str]) -> list[dict]:
-    """The candidates that add no problem to the data check (a live message may repeat an
-    annotated text, say); the others are left out with the check's words."""
+    """The candidates that add no duplicate to the corpus in force (a live message may repeat
+    an annotated text, say), by the data check's own measures; the others are left out."""
     if not candidates:
         return []
-    with tempfile.TemporaryDirectory() as scratch:
-        trial = Path(scratch) / CORRECTIONS_FILE
-        for path in corpus_files(data_dir):
-            (Path(scratch) / path.name).write_bytes(path.read_bytes())
-        before = len(trial.read_text("utf-8").splitlines()) if trial.exists() else 0
-        with trial.open("a", encoding="utf-8") as out:
-            for record in candidates:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        problems = check_corpus(scratch, NO_MINIMUMS).problems
-    line_of = {before + n: record["id"] for n, record in enumerate(candidates, start=1)}
+    located = check_records(data_dir).records
+    texts = [normalize(item.record["text"]) for item in located]
+    new = [normalize(record["text"]) for record in candidates]
+
+    def replaced(record: dict, other: dict) -> bool:
+        # what a correction supersedes is no duplicate of it
+        key = correction_key(record)
+        return (key[0] == "annotated" and other["id"] == key[1]) or correction_key(other) == key
+
     bad: dict[str, str] = {}
-    for problem in problems:
-        for match in LOCATION.finditer(problem):
-            record_id = line_of.get(int(match.group(1)))
-            if record_id is not None:
-                bad.setdefault(record_id, problem)
+    exact = {text: item for text, item in zip(texts, located, strict=True)}
+    for record, text in zip(candidates, new, strict=True):
+        twin = exact.get(text)
+        if twin is not None and not replaced(record, twin.record):
+            bad[record["id"]] = f"its text repeats {twin.where} exactly (exact duplicate)"
+    for i, j, jaccard in near_duplicates_between(new, texts):
+        record = candidates[i]
+        if record["id"] not in bad and not replaced(record, located[j].record):
+            bad[record["id"]] = (
+                f"near-duplicate of {located[j].where} (shingle Jaccard {jaccard:.2f})"
+            )
+    seen: dict[str, str] = {}
+    for record, text in zip(candidates, new, strict=True):
+        if text in seen and record["id"] not in bad:
+            bad[record["id"]] = f"its text repeats {seen[text]}, exported in the same run"
+        seen.setdefault(text, record["id"])
     skipped += [f"{record_id}: {why}" for record_id, why in bad.items()]
     return [r for r in candidates if r["id"] not in bad]

@@ -41,14 +41,16 @@ def champion_version(mlflow_client) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow_client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
+        return str(
+            mlflow_client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
+        )
     except MlflowException:
         return None
 
 
 def history(mlflow_client) -> list[str]:
     model = mlflow_client.get_registered_model(REGISTERED_MODEL)
-    stored = json.loads(model.tags.get(HISTORY_TAG, "[]"))
+    stored = [str(v) for v in json.loads(model.tags.get(HISTORY_TAG, "[]"))]
     current = champion_version(mlflow_client)
     if current is not None and (not stored or stored[-1] != current):
         stored.append(current)  # the alias was moved by hand or by an older version of this code
@@ -205,8 +207,8 @@ def versions(paths: Paths) -> list[dict]:
         run = mlflow_client.get_run(v.run_id)
         rows.append(
             {
-                "version": v.version,
-                "champion": v.version == current,
+                "version": str(v.version),
+                "champion": str(v.version) == current,
                 "run_id": v.run_id,
                 "created_at": datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).isoformat(),
                 "gate": v.tags.get("gate"),

@@ -318,7 +318,9 @@ def cmd_data_check(args) -> int:
 
     directory = args.dir or Paths.from_env().data
     result = check_corpus(directory)
-    print(f"{len(result.records)} valid records in {directory}")
+    print(f"{len(result.records)} valid records in force in {directory}")
+    if result.superseded:
+        print(f"  {len(result.superseded)} records superseded by later corrections (kept in files)")
     for name, counts in result.counts.items():
         print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
     v = result.variety

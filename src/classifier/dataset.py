@@ -180,6 +180,29 @@ def near_duplicates(texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD)
     return pairs
 
 
+def near_duplicates_between(
+    new: list[str], texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD
+) -> list[tuple[int, int, float]]:
+    """(i, j, Jaccard) for each text `new[i]` that nearly repeats `texts[j]`: the same measure
+    as `near_duplicates`, for a few new texts against a corpus."""
+    if not new or not texts:
+        return []
+    shingles = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
+    try:
+        X = shingles.fit_transform(new + texts).astype(np.float32)
+    except ValueError:  # every text shorter than a shingle
+        return []
+    A, B = X[: len(new)], X[len(new) :]
+    size_a, size_b = np.asarray(A.sum(axis=1)).ravel(), np.asarray(B.sum(axis=1)).ravel()
+    shared = (A @ B.T).tocoo()
+    pairs = []
+    for i, j, inter in zip(shared.row, shared.col, shared.data, strict=True):
+        jaccard = inter / max(size_a[i] + size_b[j] - inter, 1)
+        if jaccard >= threshold:
+            pairs.append((int(i), int(j), float(jaccard)))
+    return pairs
+
+
 def first_words(text: str, n: int = 3) -> tuple[str, ...] | None:
     """The first n words of a normalized text; emoji and rating stars are not words."""
     words = [t for t in tokenize(text) if any(ch.isalnum() for ch in t)]
