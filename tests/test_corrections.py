@@ -191,3 +191,29 @@ def test_audit_finds_labels_flipped_on_purpose():
     assert len(suspects) < len(records) * 0.25  # a list for people, not the whole corpus
     top = next(s for s in suspects if s.record["id"] == hits[0])
     assert top.given in ("other", "false", "low") and top.confidence > top.given_probability
+
+
+def test_audit_command_lists_and_stores_for_the_page(tmp_path, monkeypatch, capsys):
+    from classifier.cli import main
+
+    directory = tmp_path / "annotated"
+    directory.mkdir()
+    write(directory / "sample.jsonl", load_corpus(CORPUS)[::8])
+    monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path))
+    monkeypatch.setenv("COMPLAINTS_DATA_DIR", str(directory))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    output = tmp_path / "audit.jsonl"
+    assert (
+        main(["data", "audit", "--folds", "3", "--show", "5", "--store", "--output", str(output)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    listed = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
+    assert listed and f"{len(listed)} records whose label" in printed
+    assert "→" in printed and f"stored {len(listed)} items" in printed
+    engine = create_engine(f"sqlite:///{tmp_path / 'complaints.db'}")
+    with make_sessions(engine)() as session:
+        stored = storage.audit_list(session, storage.QueueFilters(), 1000)
+    engine.dispose()
+    assert sorted(s.record_id for s in stored) == sorted(r["record_id"] for r in listed)
+    assert stored[0].confidence >= stored[-1].confidence
