@@ -224,12 +224,13 @@ class SafetyRules:
         self.source = source
         # Typos are tolerated on trigger words only; cues and idioms match as written.
         self.lexicon = FuzzyLexicon({w for rule in rules for p in rule.phrases for w in p.lemmas})
-        # Rules by the first word of each of their phrases: a rule none of whose first words
-        # is in a message cannot fire there, which `check` learns with one set operation.
-        self._rules_by_first: dict[str, set[int]] = {}
+        # Phrases by their longest (so, rarely common) word: a rule can fire only in a message
+        # holding every word of one of its phrases, which `check` narrows with one set operation.
+        self._phrases_by_key: dict[str, list[tuple[int, Phrase]]] = {}
         for n, rule in enumerate(self.rules):
             for phrase in rule.phrases:
-                self._rules_by_first.setdefault(phrase.lemmas[0], set()).add(n)
+                key = max(phrase.lemmas, key=len)
+                self._phrases_by_key.setdefault(key, []).append((n, phrase))
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SafetyRules:
@@ -246,13 +247,17 @@ class SafetyRules:
         return cls(*parse_rules(data, source), source=source)
 
     # The hot path: first rule that fires wins. It decides as `explain` does, but judges only
-    # the rules that have a phrase starting with a word of the message.
+    # the rules with a phrase all of whose words the message holds.
     def check(self, item: Prepared) -> Override | None:
         present = self.words_in(item.tokens)
-        firsts = present.intersection(self._rules_by_first)
-        if not firsts:
-            return None
-        candidates = sorted(set().union(*map(self._rules_by_first.__getitem__, firsts)))
+        candidates = sorted(
+            {
+                n
+                for key in present.intersection(self._phrases_by_key)
+                for n, phrase in self._phrases_by_key[key]
+                if phrase.needs <= present
+            }
+        )
         idioms = in_context = None
         for rule in map(self.rules.__getitem__, candidates):
             if rule.needs_context:
