@@ -142,15 +142,26 @@ def head_result(
 
 
 def head_results(
-    labels: tuple[str, ...], proba: np.ndarray, chosen: list[str], top: int = 3
+    labels: tuple[str, ...],
+    proba: np.ndarray,
+    chosen: list[str],
+    top: int = 3,
+    rounded: list[list[float]] | None = None,
 ) -> list[HeadResult]:
     """Each row's chosen label with its probability and the next most likely labels, for a
-    batch: one sort for all rows, and plain floats rounded as the decision shows them."""
+    batch: one sort for all rows, and plain floats rounded as the decision shows them (pass
+    `rounded`, `proba` rounded to 4 places row by row, when it is at hand)."""
     orders = np.argsort(-proba, axis=1).tolist()
-    rounded = [[round(p, 4) for p in row] for row in proba.tolist()]
+    if rounded is None:
+        rounded = [[round(p, 4) for p in row] for row in proba.tolist()]
     column = {label: j for j, label in enumerate(labels)}
     results = []
     for order, row, label in zip(orders, rounded, chosen, strict=True):
-        alternatives = tuple((labels[j], row[j]) for j in order if labels[j] != label)
-        results.append(HeadResult(label, row[column[label]], alternatives[: top - 1]))
+        alternatives = []
+        for j in order:
+            if labels[j] != label:
+                alternatives.append((labels[j], row[j]))
+                if len(alternatives) == top - 1:
+                    break
+        results.append(HeadResult(label, row[column[label]], tuple(alternatives)))
     return results

@@ -196,21 +196,22 @@ class ComplaintClassifier:
         indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=X.shape[0]))])
         label_rows = np.array([HEAD_LABELS[head].index(label) for label in labels], dtype=np.intp)
         contributions = values * self.heads[head].coef_[label_rows[row_of], indices]
-        names = self.features.word_names_
-        explanations = []
-        for start, end in pairwise(indptr.tolist()):
-            row = contributions[start:end]
-            order = np.argsort(-row)[:top]
-            weights = row[order]
-            kept = weights > 0
+        # Each row sorted on its own as before (ties keep the same order); what is read from
+        # the sorted rows is gathered for the whole batch at once.
+        negated, orders, bounds = -contributions, [], indptr.tolist()
+        for start, end in pairwise(bounds):
+            orders.append(np.argsort(negated[start:end])[:top] + start)
+        picked = np.concatenate(orders) if orders else np.zeros(0, dtype=np.intp)
+        names = self.features.word_names_[indices[picked]].tolist()
+        named = list(zip(names, contributions[picked].tolist(), strict=True))
+        explanations, at = [], 0
+        for order in orders:
             explanations.append(
                 [
                     {"lemma": str(name), "weight": round(weight, 4)}
-                    for name, weight in zip(
-                        names[indices[start:end][order[kept]]].tolist(),
-                        weights[kept].tolist(),
-                        strict=True,
-                    )
+                    for name, weight in named[at : at + len(order)]
+                    if weight > 0
                 ]
             )
+            at += len(order)
         return explanations
