@@ -271,3 +271,30 @@ def test_feedback_survives_a_restart(home, tmp_path):
     with TestClient(create_app(settings_for(home, url)), client=("127.0.0.1", 1)) as second:
         log = second.get("/v1/feedback", headers=QUALITY).json()["items"]
         assert [f["message_id"] for f in log] == ["r-1"]
+
+
+# -- admin actions that change nothing here (the whole loop is in test_quality_loop) -------------
+def test_admin_actions_refuse_clearly(sqlite_client):
+    versions = sqlite_client.get("/v1/admin/versions", headers=QUALITY)
+    assert versions.status_code == 200
+    listed = versions.json()
+    assert listed["serving"] == "1"
+    assert [v["version"] for v in listed["versions"] if v["champion"]] == ["1"]
+    assert {"category_macro_f1", "critical_recall"} <= set(listed["versions"][-1]["test"])
+    for path in ("/v1/admin/export-corrections", "/v1/admin/train", "/v1/admin/rollback"):
+        denied = sqlite_client.post(path, headers=QUALITY)
+        assert denied.status_code == 403 and "admin" in denied.json()["detail"]
+    unknown = sqlite_client.post("/v1/admin/promote/999", headers=ADMIN)
+    assert unknown.status_code == 404 and "999" in unknown.json()["detail"]
+    assert sqlite_client.get("/v1/admin/jobs/nope", headers=ADMIN).status_code == 404
+    if len(listed["versions"]) == 1:
+        back = sqlite_client.post("/v1/admin/rollback", headers=ADMIN)
+        assert back.status_code == 409 and "nothing to roll back to" in back.json()["detail"]
+
+
+def test_review_page_is_served_with_the_guide_labels(sqlite_client):
+    page = sqlite_client.get("/review")
+    assert page.status_code == 200 and 'lang="ru"' in page.text
+    assert '"always_hard": ["death"' in page.text and "Кража имущества клиента" in page.text
+    script = sqlite_client.get("/review/static/review.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
