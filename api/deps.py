@@ -52,29 +52,34 @@ def requires(*roles: Role):
 
     # async: it does no I/O, and a plain `def` would cost a hop to the threadpool per request.
     async def check(request: Request, key: Annotated[str | None, Security(API_KEY)] = None) -> Role:
-        settings: Settings = request.app.state.settings
-        if settings.open_mode:
-            if not _is_loopback(request.client.host if request.client else None):
-                raise HTTPException(
-                    403,
-                    "no API keys are configured, so only loopback callers "
-                    "are served; configure COMPLAINTS_API_KEYS",
-                )
-            return Role.admin
-        if not key:
-            raise HTTPException(
-                401,
-                "missing API key: send it in the X-API-Key header",
-                headers={"WWW-Authenticate": "APIKey"},
-            )
-        role = settings.api_keys.get(key)
-        if role is None:
-            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "APIKey"})
-        if role not in allowed:
-            needed = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(
-                403, f"this key has role '{role.value}'; this endpoint needs one of: {needed}"
-            )
-        return role
+        host = request.client.host if request.client else None
+        return authorize(request.app.state.settings, host, key, allowed)
 
     return Depends(check)
+
+
+def authorize(settings: Settings, host: str | None, key: str | None, allowed: set[Role]) -> Role:
+    """The caller's role if it may call an endpoint open to `allowed`, else the HTTP error."""
+    if settings.open_mode:
+        if not _is_loopback(host):
+            raise HTTPException(
+                403,
+                "no API keys are configured, so only loopback callers "
+                "are served; configure COMPLAINTS_API_KEYS",
+            )
+        return Role.admin
+    if not key:
+        raise HTTPException(
+            401,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    role = settings.api_keys.get(key)
+    if role is None:
+        raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "APIKey"})
+    if role not in allowed:
+        needed = ", ".join(sorted(r.value for r in allowed))
+        raise HTTPException(
+            403, f"this key has role '{role.value}'; this endpoint needs one of: {needed}"
+        )
+    return role

@@ -17,6 +17,7 @@ from classifier import artifact
 from . import admin, logs, metrics, pages, review
 from .champion import Champion
 from .db import make_engine, make_sessions, migrate
+from .fastpath import ClassifyFastPath
 from .routes import router, singles_batcher
 from .settings import Settings
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.mount("/review/static", pages.static_files, name="review-static")
+    app.add_middleware(ClassifyFastPath)  # inside Measure, which counts what it answers
     app.add_middleware(metrics.Measure)
     return app
 

@@ -4,6 +4,7 @@ only where it happened."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
@@ -194,8 +195,9 @@ def test_a_batch_that_cannot_be_stored_answers_every_request_unstored_and_counts
         assert after == before + 4
 
 
-def _metric(text: str, name: str) -> float:
-    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+def _metric(text: str, name: str, default: float | None = None) -> float:
+    values = (float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+    return next(values) if default is None else next(values, default)
 
 
 def test_a_message_that_breaks_the_model_fails_alone(home, tmp_path):
@@ -238,3 +240,41 @@ def test_without_a_model_classify_is_503(no_model_home):
     with TestClient(app, client=("127.0.0.1", 1)) as client:
         response = classify(client, "кот голодный")
         assert response.status_code == 503 and "no model loaded" in response.json()["detail"]
+
+
+# -- the fast path and the route answer alike ---------------------------------------------------
+def test_fast_path_answers_as_the_route(sqlite_client):
+    body = {"text": "ситтер опоздал на два часа, верните деньги", "channel": "chat"}
+    counted = 'complaints_requests_total{method="POST",route="/v1/classify",status="200"}'
+    before = _metric(sqlite_client.get("/metrics").text, counted, default=0.0)
+    fast = sqlite_client.post("/v1/classify", headers=CHANNEL, json=body | {"message_id": "fast-1"})
+    # A JSON type other than application/json: the fast path steps aside, the route answers.
+    routed = sqlite_client.post(
+        "/v1/classify",
+        headers=CHANNEL | {"content-type": "application/vnd.complaint+json"},
+        content=json.dumps(body | {"message_id": "route-1"}).encode(),
+    )
+    assert fast.status_code == routed.status_code == 200
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert _without_ids(fast.json()) == _without_ids(routed.json())
+    assert fast.json()["message_id"] == "fast-1" and routed.json()["message_id"] == "route-1"
+    assert _metric(sqlite_client.get("/metrics").text, counted) == before + 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, {"text": "кот голодный", "channel": "chat"}, 401),
+        ({"X-API-Key": "k-router"}, {"text": "кот голодный", "channel": "chat"}, 403),
+        (CHANNEL, {"text": "кот голодный", "channel": "pigeon"}, 422),
+        (CHANNEL, {"text": "   ", "channel": "chat"}, 422),
+        (CHANNEL | {"content-type": "text/plain"}, {"text": "кот", "channel": "chat"}, 422),
+    ],
+)
+def test_what_the_fast_path_does_not_take_the_route_answers(sqlite_client, headers, body, status):
+    response = sqlite_client.post(
+        "/v1/classify",
+        headers={"content-type": "application/json"} | headers,
+        content=json.dumps(body).encode(),
+    )
+    assert response.status_code == status, response.text
