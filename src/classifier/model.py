@@ -141,7 +141,10 @@ class ComplaintClassifier:
             "urgency": urgencies,
             "reporter": reporters,
         }
-        heads = {name: head_results(HEAD_LABELS[name], proba[name], chosen[name]) for name in HEADS}
+        heads = {
+            name: head_results(HEAD_LABELS[name], proba[name], chosen[name], rounded=rounded[name])
+            for name in HEADS
+        }
         reasons = self._review_reasons(proba["category"])
         explanations = {
             "category": self._explanations(X, "category", categories),
