@@ -385,18 +385,23 @@ class SafetyRules:
             cue = v.cues.get(kind)
             if cue is None:
                 continue
-            if cue.scope == "message":
-                scope = tokens
-            else:
-                reach = v.near if cue.scope == "near" else 0
-                scope = [t for t in tokens if abs(t.sentence - sentence) <= reach]
-            for p in cue.phrases:
-                found = find_phrase(scope, p, self.lexicon, v.gap, present)
-                if found:
-                    return f"{kind} cue «{' '.join(found[0].words)}»"
-            for j in range(start):
-                if tokens[j].sentence == sentence and tokens[j].lemma in cue.before_only:
-                    return f"{kind} cue «{tokens[j].text}» before it"
+            # Only cue phrases whose words are all in the message can match: the scope is
+            # cut out for those alone (most cues have none).
+            possible = [p for p in cue.phrases if p.needs <= present]
+            if possible:
+                if cue.scope == "message":
+                    scope = tokens
+                else:
+                    reach = v.near if cue.scope == "near" else 0
+                    scope = [t for t in tokens if abs(t.sentence - sentence) <= reach]
+                for p in possible:
+                    found = find_phrase(scope, p, self.lexicon, v.gap, present)
+                    if found:
+                        return f"{kind} cue «{' '.join(found[0].words)}»"
+            if cue.before_only:
+                for j in range(start):
+                    if tokens[j].sentence == sentence and tokens[j].lemma in cue.before_only:
+                        return f"{kind} cue «{tokens[j].text}» before it"
         return None
 
 
