@@ -206,7 +206,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         word_ends = np.concatenate([[0], np.cumsum(counts)])
         doc_ends = word_ends[np.cumsum([len(t) for t in texts], dtype=np.int64)]
         index = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int64)
-        return _occurrences(np.diff(doc_ends, prepend=0), index)
+        # The cached indices hold only n-grams in the vocabulary: nothing to filter out.
+        return np.repeat(np.arange(len(items)), np.diff(doc_ends, prepend=0)), index
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_word_cache"}
