@@ -75,9 +75,10 @@ def _tfidf(
     one (document, feature) pair per occurrence, counted for the whole batch at once.
 
     Returns the (row, column, value) entries sorted by row, then column."""
-    # 32-bit keys sort twice as fast; the batch decides whether they are wide enough.
+    # 32-bit keys sort twice as fast (and indices are kept 32-bit from the start); the batch
+    # decides whether they are wide enough.
     dtype = np.int32 if n_docs * n_features < np.iinfo(np.int32).max else np.int64
-    keys = doc_of.astype(dtype) * dtype(n_features) + index.astype(dtype)
+    keys = doc_of.astype(dtype, copy=False) * dtype(n_features) + index.astype(dtype, copy=False)
     keys, counts = np.unique(keys, return_counts=True)
     rows, columns = np.divmod(keys, n_features)
     data = (1.0 + np.log(counts)) * idf[columns]
@@ -102,7 +103,7 @@ def _side_by_side(n_docs: int, blocks: list[tuple], widths: list[int]) -> sp.csr
 def _occurrences(lengths: list[int], index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(document number, feature index) of every occurrence found in the vocabulary, from the
     indices of all documents one after another (-1 for a miss) and each document's count."""
-    doc_of = np.repeat(np.arange(len(lengths)), lengths)
+    doc_of = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     found = index >= 0
     return doc_of[found], index[found]
 
@@ -184,7 +185,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             grams += words
             grams += bigrams
             lengths.append(len(words) + len(bigrams))
-        index = np.fromiter(map(get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
+        index = np.fromiter(map(get, grams, repeat(-1)), dtype=np.int32, count=len(grams))
         return _occurrences(lengths, index)
 
     def _char_occurrences(self, items: list[Prepared]) -> tuple[np.ndarray, np.ndarray]:
@@ -199,15 +200,15 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         for word, found in table.items():
             if found is None:
                 grams = _char_wb(word, self.char_ngram_range)
-                found = np.fromiter(map(vocabulary.get, grams, repeat(-1)), dtype=np.int64)
+                found = np.fromiter(map(vocabulary.get, grams, repeat(-1)), dtype=np.int32)
                 table[word] = cache[word] = found[found >= 0]
         per_word = list(map(table.__getitem__, words))
         counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
         word_ends = np.concatenate([[0], np.cumsum(counts)])
         doc_ends = word_ends[np.cumsum([len(t) for t in texts], dtype=np.int64)]
-        index = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int64)
+        index = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int32)
         # The cached indices hold only n-grams in the vocabulary: nothing to filter out.
-        return np.repeat(np.arange(len(items)), np.diff(doc_ends, prepend=0)), index
+        return np.repeat(np.arange(len(items), dtype=np.int32), np.diff(doc_ends, prepend=0)), index
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_word_cache"}
