@@ -107,14 +107,12 @@ class LinearHead(ClassifierMixin, BaseEstimator):
             fitted = _softmax(scores)
         else:
             calibrated = expit(-(self.slopes_ * scores + self.offsets_))
-            fitted = np.mean(
-                [_one_vs_rest(fold) for fold in np.split(calibrated, self.n_folds_, axis=1)],
-                axis=0,
-            )
+            # (rows, folds, classes): every fold at once, the same sums in the same order.
+            folds = calibrated.reshape(len(calibrated), self.n_folds_, -1)
+            fitted = _one_vs_rest(folds).mean(axis=1)
         proba = np.zeros((products.shape[0], len(self.labels)))
-        for column, source in enumerate(self._columns):
-            if source >= 0:
-                proba[:, column] = fitted[:, source]
+        columns = [c for c, source in enumerate(self._columns) if source >= 0]
+        proba[:, columns] = fitted[:, [self._columns[c] for c in columns]]
         return proba
 
     def predict(self, X: sp.csr_matrix) -> np.ndarray:
@@ -122,11 +120,12 @@ class LinearHead(ClassifierMixin, BaseEstimator):
 
 
 def _one_vs_rest(proba: np.ndarray) -> np.ndarray:
-    """Calibrated one-vs-rest scores of one fold as probabilities, as scikit-learn does."""
-    if proba.shape[1] == 1:  # binary: the calibrator speaks for the second class
-        return np.column_stack([1.0 - proba[:, 0], proba[:, 0]])
-    total = proba.sum(axis=1, keepdims=True)
-    uniform = np.full_like(proba, 1.0 / proba.shape[1])
+    """Calibrated one-vs-rest scores as probabilities, as scikit-learn does, along the last
+    axis (classes) of one fold's rows or of (rows, folds)."""
+    if proba.shape[-1] == 1:  # binary: the calibrator speaks for the second class
+        return np.concatenate([1.0 - proba, proba], axis=-1)
+    total = proba.sum(axis=-1, keepdims=True)
+    uniform = np.full_like(proba, 1.0 / proba.shape[-1])
     return np.divide(proba, total, out=uniform, where=total != 0)
 
 
