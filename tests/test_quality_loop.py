@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import httpx
+import pytest
 
 from classifier.cli import main as complaints
 from classifier.config import Paths
@@ -40,7 +41,20 @@ def shuffled_labels(records: list[dict], seed: int = 3) -> list[dict]:
     return [r | new for r, new in zip(records, labels, strict=True)]
 
 
-def test_correct_export_retrain_promote_and_refuse_a_worse_model(tmp_path, monkeypatch, page):
+@pytest.fixture
+def own_mlflow_store():
+    """This test points MLflow at its own home; the session's store is given back afterwards."""
+    import mlflow
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+
+
+def test_correct_export_retrain_promote_and_refuse_a_worse_model(
+    tmp_path, monkeypatch, page, own_mlflow_store
+):
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
