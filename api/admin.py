@@ -82,23 +82,27 @@ def train(settings: SettingsDep, note: str = "trained from the review page") -> 
         "COMPLAINTS_TEST_IDS": str(paths.test_ids),
         "COMPLAINTS_MODELS_DIR": str(paths.models),
     }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "classifier.cli",
-                "train",
-                "--folds",
-                str(settings.train_folds),
-                "--note",
-                note,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=paths.home,
-        )
+    try:
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "classifier.cli",
+                    "train",
+                    "--folds",
+                    str(settings.train_folds),
+                    "--note",
+                    note,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=paths.home,
+            )
+    except OSError:
+        _training.release()
+        raise
     state = {
         "job_id": job_id,
         "kind": "train",
