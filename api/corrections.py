@@ -15,7 +15,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from classifier.dataset import check_records, correction_key, near_duplicates_between
+from classifier.dataset import (
+    Located,
+    check_records,
+    correction_key,
+    near_duplicates_between,
+)
 from classifier.normalize import normalize
 from classifier.records import LABEL_FIELDS, record_problems
 
@@ -99,7 +104,7 @@ def export_corrections(session: Session, data_dir: Path) -> ExportResult:
             result.skipped.append(f"fb-{feedback.id}: {'; '.join(problems)}")
             continue
         candidates.append(record)
-    result.written = _passing_data_check(data_dir, candidates, result.skipped)
+    result.written = _passing_data_check(existing.records, candidates, result.skipped)
     if result.written:
         with result.path.open("a", encoding="utf-8") as out:
             for record in result.written:
@@ -107,12 +112,14 @@ def export_corrections(session: Session, data_dir: Path) -> ExportResult:
     return result
 
 
-def _passing_data_check(data_dir: Path, candidates: list[dict], skipped: list[str]) -> list[dict]:
-    """The candidates that add no duplicate to the corpus in force (a live message may repeat
-    an annotated text, say), by the data check's own measures; the others are left out."""
+def _passing_data_check(
+    located: list[Located], candidates: list[dict], skipped: list[str]
+) -> list[dict]:
+    """The candidates that add no duplicate to the corpus in force (`located`; a live message
+    may repeat an annotated text, say), by the data check's own measures; the others are left
+    out."""
     if not candidates:
         return []
-    located = check_records(data_dir).records
     texts = [normalize(item.record["text"]) for item in located]
     new = [normalize(record["text"]) for record in candidates]
 
