@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field, field_validator
 
 from classifier.labels import consistency_errors
@@ -154,8 +154,15 @@ def feedback_history(
     return {"items": [feedback_dict(r) for r in rows]}
 
 
-def _filters(category, urgency, channel) -> storage.QueueFilters:
+def _filters(
+    category: Category | None = None,
+    urgency: Urgency | None = None,
+    channel: Channel | None = None,
+) -> storage.QueueFilters:
     return storage.QueueFilters(category=category, urgency=urgency, channel=channel)
+
+
+Filters = Annotated[storage.QueueFilters, Depends(_filters)]  # ?category=&urgency=&channel=
 
 
 @router.get(
@@ -165,12 +172,10 @@ def _filters(category, urgency, channel) -> storage.QueueFilters:
 )
 def review_queue(
     session: SessionDep,
-    category: Category | None = None,
-    urgency: Urgency | None = None,
-    channel: Channel | None = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    rows = storage.review_queue(session, _filters(category, urgency, channel), limit)
+    rows = storage.review_queue(session, filters, limit)
     return {
         "items": [
             {
@@ -197,12 +202,10 @@ def review_queue(
 )
 def audit(
     session: SessionDep,
-    category: Category | None = None,
-    urgency: Urgency | None = None,
-    channel: Channel | None = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    rows = storage.audit_list(session, _filters(category, urgency, channel), limit)
+    rows = storage.audit_list(session, filters, limit)
     return {
         "items": [
             {
