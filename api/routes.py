@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from classifier.decision import Decision
 from classifier.labels import HEAD_LABELS
 from classifier.records import MAX_TEXT_CHARS, Message
 
@@ -60,23 +61,7 @@ def classify_and_store(
         storage.save(
             session,
             [
-                dict(
-                    message_id=i,
-                    channel=r.channel,
-                    text=r.text,
-                    is_hard=d.is_hard,
-                    category=d.category,
-                    urgency=d.urgency,
-                    reporter=d.reporter,
-                    needs_review=d.needs_review,
-                    safety_fired=bool(d.safety.get("fired")),
-                    decision=a,
-                    model_version=d.model_version,
-                    received_at=r.received_at,
-                    created_at=now,
-                    meta=r.metadata,
-                    **_review_columns(a, i),
-                )
+                prediction_row(i, r.channel, r.text, d, a, now, r.received_at, r.metadata)
                 for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
             ],
         )
@@ -96,9 +81,37 @@ def classify_and_store(
     ]
 
 
-def _review_columns(answer: dict, message_id: str) -> dict:
+def prediction_row(
+    message_id: str,
+    channel: str | None,
+    text: str,
+    decision: Decision,
+    answer: dict,
+    created_at: datetime,
+    received_at: datetime | None = None,
+    meta: dict | None = None,
+) -> dict:
+    """The stored row of one classification (`answer` is `decision.as_dict()`), scored for
+    the review queue."""
     score, reason = review_queue.priority(answer, message_id)
-    return {"review_priority": score, "review_reason": reason}
+    return dict(
+        message_id=message_id,
+        channel=channel,
+        text=text,
+        is_hard=decision.is_hard,
+        category=decision.category,
+        urgency=decision.urgency,
+        reporter=decision.reporter,
+        needs_review=decision.needs_review,
+        safety_fired=bool(decision.safety.get("fired")),
+        decision=answer,
+        model_version=decision.model_version,
+        received_at=received_at,
+        created_at=created_at,
+        meta=meta,
+        review_priority=score,
+        review_reason=reason,
+    )
 
 
 class NoModel(Exception):

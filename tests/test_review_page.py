@@ -11,8 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine
 
-from api import review_queue, storage
+from api import storage
 from api.db import make_sessions, migrate
+from api.routes import prediction_row
 from classifier.records import Message
 
 from .browser import log_in
@@ -37,26 +38,10 @@ def server(model, session_env, tmp_path_factory):
     now = datetime.now(UTC)
     rows = []
     for (mid, priority, channel, text), d in zip(SEEDED, decisions, strict=True):
-        answer = d.as_dict()
+        row = prediction_row(mid, channel, text, d, d.as_dict(), now)
         rows.append(
-            dict(
-                message_id=mid,
-                channel=channel,
-                text=text,
-                is_hard=d.is_hard,
-                category=d.category,
-                urgency=d.urgency,
-                reporter=d.reporter,
-                needs_review=d.needs_review,
-                safety_fired=bool(d.safety.get("fired")),
-                decision=answer,
-                model_version=d.model_version,
-                received_at=None,
-                created_at=now,
-                meta=None,
-                review_priority=priority,
-                review_reason=review_queue.priority(answer, mid)[1] or "spot_check",
-            )
+            row
+            | {"review_priority": priority, "review_reason": row["review_reason"] or "spot_check"}
         )
     audit = [
         dict(
