@@ -127,11 +127,14 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
+    from playwright.sync_api import expect
+
     context = chromium.new_context(locale="ru-RU", viewport={"width": 1200, "height": 1000})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_default_timeout(15_000)
+    expect.set_options(timeout=15_000)
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

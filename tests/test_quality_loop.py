@@ -8,17 +8,19 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import re
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from classifier.cli import main as complaints
 from classifier.config import Paths
 from classifier.dataset import load_corpus
 
-from .browser import log_in
+from .browser import log_in, status
 from .conftest import CORPUS, SPLIT
 from .servers import ADMIN, CHANNEL, QUALITY, LiveServer, server_env
 
@@ -99,10 +101,7 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         page.fill("#find-id", "e2e-1")
         page.click("#find-button")
         page.click(f"[data-message-id=e2e-1] [data-testid=label-category-{RIGHT}]")
-        page.wait_for_function(
-            "document.querySelector('[data-message-id=e2e-1] [data-testid=status]')"
-            ".textContent.startsWith('Исправлено')"
-        )
+        expect(status(page, "e2e-1")).to_have_text(re.compile("^Исправлено"))
         [correction] = httpx.get(
             f"{server.url}/v1/feedback", params={"message_id": "e2e-1"}, headers=QUALITY
         ).json()["items"]
@@ -115,26 +114,18 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         page.wait_for_selector("#models-tab:not([hidden])")
         page.click("[data-tab=models]")
         page.click("#export")
-        page.wait_for_function(
-            "document.querySelector('#admin-output').textContent.includes('1 corrections written')",
-            timeout=60_000,
-        )
+        output = page.locator("#admin-output")
+        expect(output).to_contain_text("1 corrections written", timeout=60_000)
         assert f"fb-{correction['feedback_id']} corrects e2e-1" in page.text_content(
             "#admin-output"
         )
         page.click("#train")
-        page.wait_for_function(
-            "/: (succeeded|failed|lost)/.test(document.querySelector('#admin-output').textContent)",
-            timeout=600_000,
-        )
+        expect(output).to_have_text(re.compile(": (succeeded|failed|lost)"), timeout=600_000)
         assert ": succeeded" in page.text_content("#admin-output"), page.text_content(
             "#admin-output"
         )
         page.click("[data-testid=promote-2]")
-        page.wait_for_function(
-            "document.querySelector('#admin-output').textContent.includes('verdict:')",
-            timeout=120_000,
-        )
+        expect(output).to_contain_text("verdict:", timeout=120_000)
         gate = page.text_content("#admin-output")
         assert "v2 теперь чемпион" in gate and "verdict: PROMOTE" in gate, gate
         assert "category_macro_f1" in gate and "critical_recall" in gate

@@ -4,11 +4,13 @@ journal of who changed what."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import create_engine
 
 from api import storage
@@ -16,7 +18,7 @@ from api.db import make_sessions, migrate
 from api.routes import prediction_row
 from classifier.records import Message
 
-from .browser import log_in
+from .browser import log_in, status
 from .servers import QUALITY, LiveServer, server_env
 
 # Real messages; their rows get forced priorities so the queue order is known.
@@ -83,10 +85,10 @@ def feedback_of(server, message_id: str) -> list[dict]:
 
 def test_login_needs_a_quality_key(server, page):
     log_in(page, server.url, "k-router", "Пётр")
-    page.wait_for_function("document.querySelector('#login-error').textContent.includes('router')")
+    expect(page.locator("#login-error")).to_contain_text("router")
     assert "нужна quality или admin" in page.text_content("#login-error")
     log_in(page, server.url, "wrong", "Пётр")
-    page.wait_for_function("document.querySelector('#login-error').textContent.includes('Ключ')")
+    expect(page.locator("#login-error")).to_contain_text("Ключ")
     assert page.is_hidden("#app")
 
 
@@ -103,10 +105,7 @@ def test_queue_relabel_by_click_and_by_keyboard(server, page):
     card = page.locator("[data-message-id=p-2]")
     card.locator("[data-testid=comment]").fill("болезнь после визита")
     card.locator("[data-testid=label-category-health_harm]").click()
-    page.wait_for_function(
-        "document.querySelector('[data-message-id=p-2] [data-testid=status]')"
-        ".textContent.startsWith('Исправлено')"
-    )
+    expect(status(page, "p-2")).to_have_text(re.compile("^Исправлено"))
     [saved] = feedback_of(server, "p-2")
     assert saved["annotator"] == "Мария Тестова" and saved["comment"] == "болезнь после визита"
     assert saved["labels"]["category"] == "health_harm" and saved["labels"]["is_hard"] is True
@@ -121,23 +120,17 @@ def test_queue_relabel_by_click_and_by_keyboard(server, page):
     page.keyboard.press("j")
     page.wait_for_selector("[data-message-id=p-3].selected")
     page.keyboard.press("7")
-    page.wait_for_function(
-        "document.querySelector('[data-message-id=p-3] [data-testid=status]')"
-        ".textContent.includes('№')"
-    )
+    expect(status(page, "p-3")).to_contain_text("№")
     [by_key] = feedback_of(server, "p-3")
     assert by_key["labels"]["category"] == "no_show"
     page.keyboard.press("j")
     page.keyboard.press("c")
-    page.wait_for_function(
-        "document.querySelector('[data-message-id=p-4] [data-testid=status]')"
-        ".textContent.startsWith('Подтверждено')"
-    )
+    expect(status(page, "p-4")).to_have_text(re.compile("^Подтверждено"))
     assert feedback_of(server, "p-4")[0]["verdict"] == "confirm"
 
     # handled items leave the queue; the filter narrows it
     page.click("#refresh")
-    page.wait_for_function("document.querySelectorAll('[data-testid=card]').length === 1")
+    expect(page.locator("[data-testid=card]")).to_have_count(1)
     page.select_option("#filter-channel", "email")
     page.wait_for_selector("text=Здесь пусто")
 
@@ -150,10 +143,7 @@ def test_audit_suggestion_accepted(server, page):
     card.wait_for()
     assert "Несоблюдение указаний" in card.text_content()
     card.locator("[data-testid=accept]").click()
-    page.wait_for_function(
-        "document.querySelector('[data-message-id=rec-1] [data-testid=status]')"
-        ".textContent.startsWith('Исправлено')"
-    )
+    expect(status(page, "rec-1")).to_have_text(re.compile("^Исправлено"))
     [saved] = feedback_of(server, "rec-1")
     assert saved["target"] == "annotated" and saved["annotator"] == "Ольга"
     assert saved["labels"] == {
@@ -184,7 +174,7 @@ def test_find_any_message_and_admin_sees_models(server, page):
     page.click("[data-tab=find]")
     page.fill("#find-id", "нет-такого")
     page.click("#find-button")
-    page.wait_for_function("document.querySelector('#error').textContent.includes('не найдено')")
+    expect(page.locator("#error")).to_contain_text("не найдено")
     page.fill("#find-id", "p-1")
     page.click("#find-button")
     page.locator("[data-message-id=p-1] [data-testid=safety]").wait_for()
