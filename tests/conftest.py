@@ -14,6 +14,7 @@ from classifier.config import Paths
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "data" / "annotated"
 SPLIT = REPO / "data" / "splits" / "test_ids.txt"
+CROSSCHECK = REPO.parent / "shared" / "crosscheck.jsonl"
 # What every decision answers with (the CLI's JSON lines and the service's body).
 DECISION_KEYS = {
     "is_hard",
@@ -27,6 +28,22 @@ DECISION_KEYS = {
     "safety",
     "model_version",
 }
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-answers",
+        action="store_true",
+        help="rewrite tests/data/answers.sha256.json from this model (see test_equivalence.py)",
+    )
+
+
+def pytest_configure(config):
+    for tier, what in {
+        "unit": "tables and small pieces, no training (make test-fast)",
+        "model": "needs the session's trained model",
+    }.items():
+        config.addinivalue_line("markers", f"{tier}: {what}")
 
 
 @pytest.fixture(scope="session")
