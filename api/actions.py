@@ -3,9 +3,8 @@ table and the hand-over rules), addressed to the contacts in the configuration."
 
 from __future__ import annotations
 
-from classifier.decision import Decision
-
-from .settings import Contacts
+from pettriage.classifier.decision import Decision
+from pettriage.config import Contacts
 
 DEFAULT_CRITICAL_ACTION = "Жизнь или здоровье под угрозой: немедленно позвонить старшему менеджеру."
 
@@ -17,7 +16,9 @@ def actions_for(decision: Decision, channel: str | None, contacts: Contacts) -> 
             {
                 "type": "phone_senior_manager_now",
                 "to": contacts.on_call.model_dump(),
-                "instructions": decision.safety.get("action") or DEFAULT_CRITICAL_ACTION,
+                "instructions": (
+                    decision.override.action if decision.override else DEFAULT_CRITICAL_ACTION
+                ),
             }
         )
     if decision.is_hard:

@@ -2,6 +2,7 @@
 
 Workers share nothing but the local champion pointer (models/champion.json): a reload in one
 worker rewrites it, and the other workers notice within `refresh_seconds` and load it too.
+The safety rules are read once at start and given to every model this process loads.
 """
 
 from __future__ import annotations
@@ -9,23 +10,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 
-from classifier import artifact
-from classifier.model import ComplaintClassifier
-from classifier.safety import SafetyRules
+from pettriage.classifier import artifact
+from pettriage.classifier.model import ComplaintClassifier
+from pettriage.classifier.safety import SafetyRules
+from pettriage.config import Settings
 
 log = logging.getLogger("api")
 
 
 class Champion:
-    def __init__(self, models_dir: Path, home: Path, refresh_seconds: float = 2.0):
-        self.models_dir = models_dir
-        self.home = home
-        self.refresh_seconds = refresh_seconds
+    def __init__(self, settings: Settings, rules: SafetyRules):
+        self.settings = settings
+        self.models_dir = settings.models
+        self.refresh_seconds = settings.refresh_seconds
+        self.rules = rules
         self.model: ComplaintClassifier | None = None
         self.meta: dict = {}
-        self._rules = SafetyRules.load()
         self._lock = threading.Lock()
         self._checked = 0.0
 
@@ -35,8 +36,7 @@ class Champion:
 
     def load_local(self) -> str:
         """Load the version the local pointer names."""
-        model, meta = artifact.load_champion(self.models_dir)
-        model.safety = self._rules
+        model, meta = artifact.load_champion(self.models_dir, self.rules)
         with self._lock:
             self.model, self.meta = model, meta
             self._checked = time.monotonic()
@@ -44,7 +44,7 @@ class Champion:
         return model.version
 
     def maybe_refresh(self) -> None:
-        """Follow a champion changed by another worker; cheap enough to call per request."""
+        """Follow a champion changed by another worker; cheap enough to call per batch."""
         now = time.monotonic()
         if now - self._checked < self.refresh_seconds:
             return
@@ -60,15 +60,7 @@ class Champion:
 
     def reload_from_registry(self) -> str:
         """Load what the registry alias `champion` points to, fetching it if not on disk."""
-        from mlflow import MlflowClient
+        from pettriage.training.registry import fetch_champion
 
-        from training.registry import ensure_local
-        from training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
-
-        configure(self.home)
-        version = str(
-            MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version
-        )
-        ensure_local(self.models_dir, version)
-        artifact.set_champion(self.models_dir, version)
+        fetch_champion(self.settings)
         return self.load_local()

@@ -1,4 +1,4 @@
-"""Dependencies of the routes: settings, the served model, a database session, the caller's role."""
+"""Dependencies of the routes: settings, the service, a database session, the caller's role."""
 
 from __future__ import annotations
 
@@ -10,32 +10,28 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from .champion import Champion
-from .settings import Role, Settings
+from pettriage.config import Role, Settings
+
+from .service import TriageService
 
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False)
-NO_MODEL = "no model loaded yet; train one with `complaints train`"
 
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_champion(request: Request) -> Champion:
-    champion: Champion = request.app.state.champion
-    champion.maybe_refresh()
-    if champion.model is None:
-        raise HTTPException(503, NO_MODEL)
-    return champion
+async def get_service(request: Request) -> TriageService:
+    return request.app.state.service
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+    with request.app.state.service.sessions() as session:
         yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ChampionDep = Annotated[Champion, Depends(get_champion)]
+ServiceDep = Annotated[TriageService, Depends(get_service)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

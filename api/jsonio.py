@@ -1,30 +1,14 @@
-"""JSON out of the service, with orjson: the standard encoder took a tenth of a request's CPU.
-
-orjson refuses a few things the standard encoder takes (integers beyond 64 bits in a caller's
-`metadata`, say); those fall back to the standard encoder, so nothing that encoded before
-fails now.
-"""
+"""JSON answers of the service, rendered by orjson (`store.jsonio.dumps`)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
 from fastapi.responses import JSONResponse
 
+from pettriage.store.jsonio import dumps
 
-def dumps(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return text.encode()
-
-
-def dumps_text(value: Any) -> str:
-    """For SQLAlchemy's JSON columns, which want text."""
-    return dumps(value).decode()
+__all__ = ["FastJSONResponse", "dumps"]
 
 
 class FastJSONResponse(JSONResponse):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from classifier.normalize import mask_emails, mask_phones
+from pettriage.classifier.normalize import mask_emails, mask_phones
 
 
 class MaskContacts(logging.Filter):

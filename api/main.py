@@ -1,6 +1,7 @@
-"""The HTTP service: `uvicorn api.main:app` (see `make serve`).
+"""The HTTP service: `uvicorn pettriage.api.main:app` (see `make serve`).
 
-The model is loaded once in the lifespan hook; the database schema is migrated at start.
+The app is composed here: settings (read once), the service built in the lifespan hook (the
+database migrated, the champion loaded), the routers, the error handlers, the middleware.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from classifier import artifact
+from pettriage.config import Settings
 
 from . import admin, logs, metrics, pages, review
-from .champion import Champion
-from .db import make_engine, make_sessions, migrate
-from .fastpath import ClassifyFastPath
-from .routes import router, singles_batcher
-from .settings import Settings
+from .routes import router
+from .service import NoModel, TriageService
 
 log = logging.getLogger("api")
 
@@ -34,28 +32,19 @@ DESCRIPTION = """
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.load()
+    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         logs.install()
-        migrate(settings.db_url, settings.home)
-        app.state.engine = make_engine(settings.db_url)
-        app.state.sessions = make_sessions(app.state.engine)
-        app.state.champion = Champion(settings.models, settings.home, settings.refresh_seconds)
-        try:
-            app.state.champion.load_local()
-        except artifact.ArtifactError as error:
-            log.error("%s The service answers 503 until a model is trained and reloaded.", error)
+        app.state.service = TriageService.start(settings)
         if settings.open_mode:
             log.warning(
                 "No API keys configured (COMPLAINTS_API_KEYS): the service is OPEN and "
                 "serves loopback callers only."
             )
-        app.state.singles = singles_batcher(app.state)
         yield
-        await app.state.singles.close()
-        app.state.engine.dispose()
+        await app.state.service.close()
 
     app = FastAPI(title="Complaint triage", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -66,12 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         problems = [_problem(e) for e in error.errors()]
         return JSONResponse({"detail": problems}, status_code=422)
 
+    @app.exception_handler(NoModel)
+    async def no_model(request: Request, error: NoModel) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503)
+
     app.include_router(router)
     app.include_router(review.router)
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.mount("/review/static", pages.static_files, name="review-static")
-    app.add_middleware(ClassifyFastPath)  # inside Measure, which counts what it answers
     app.add_middleware(metrics.Measure)
     return app
 
@@ -89,7 +81,7 @@ def _problem(error: dict) -> dict:
 
 
 def __getattr__(name: str):
-    # `uvicorn api.main:app` builds the app on first access, not at import.
+    # `uvicorn pettriage.api.main:app` builds the app on first access, not at import.
     if name == "app":
         return create_app()
     raise AttributeError(name)

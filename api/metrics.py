@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,8 +27,10 @@ STORE_FAILURES = Counter("complaints_store_failures_total", "Classifications not
 RELOADS = Counter("complaints_model_reloads_total", "Models loaded after start", ["outcome"])
 
 
-def render() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def render(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:
+    """The metrics of this process, or of all workers when they share `multiprocess_dir`
+    (PROMETHEUS_MULTIPROC_DIR, which prometheus_client itself also reads)."""
+    if multiprocess_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -38,8 +40,8 @@ def render() -> tuple[bytes, str]:
 def count_decisions(decisions) -> None:
     for d in decisions:
         PREDICTIONS.labels(d.category, d.urgency).inc()
-        if d.safety.get("fired"):
-            OVERRIDES.labels(d.safety["rule"]).inc()
+        if d.override is not None:
+            OVERRIDES.labels(d.override.rule).inc()
 
 
 class Measure:

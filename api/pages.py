@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from classifier.labels import (
+from pettriage.classifier.labels import (
     ALWAYS_HARD,
     CATEGORIES,
     CATEGORY_NAMES_RU,

@@ -13,13 +13,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field, field_validator
 
-from classifier.labels import consistency_errors
-from classifier.records import LABEL_FIELDS
+from pettriage.classifier.labels import consistency_errors
+from pettriage.classifier.records import LABEL_FIELDS
+from pettriage.config import Role
+from pettriage.store import queries, tables
 
-from . import storage
 from .deps import SessionDep, requires
 from .schemas import Category, Channel, Urgency
-from .settings import Role
 
 router = APIRouter(prefix="/v1", tags=["quality"])
 QUALITY = [requires(Role.quality)]
@@ -35,13 +35,13 @@ class LabelChange(BaseModel):
 
 class FeedbackRequest(BaseModel):
     message_id: str = Field(min_length=1, max_length=200)
-    target: Literal[storage.TARGETS] = Field(
+    target: Literal[tables.TARGETS] = Field(
         "prediction",
         description="`prediction`: a stored classification; `annotated`: a record of the "
         "audit list",
     )
     labels: LabelChange = LabelChange()
-    verdict: Literal[storage.VERDICTS] | None = Field(
+    verdict: Literal[tables.VERDICTS] | None = Field(
         None, description="default: `correct` when labels change something, else `confirm`"
     )
     annotator: str = Field(min_length=1, max_length=100)
@@ -68,7 +68,7 @@ class FeedbackRequest(BaseModel):
         return value.strip()
 
 
-def _labels_of(row: storage.Prediction) -> dict[str, Any]:
+def _labels_of(row: tables.Prediction) -> dict[str, Any]:
     return {
         "category": row.category,
         "is_hard": row.is_hard,
@@ -77,7 +77,7 @@ def _labels_of(row: storage.Prediction) -> dict[str, Any]:
     }
 
 
-def feedback_dict(row: storage.Feedback) -> dict[str, Any]:
+def feedback_dict(row: tables.Feedback) -> dict[str, Any]:
     return {
         "feedback_id": row.id,
         "message_id": row.message_id,
@@ -96,12 +96,12 @@ def feedback_dict(row: storage.Feedback) -> dict[str, Any]:
 def feedback(body: FeedbackRequest, session: SessionDep) -> dict[str, Any]:
     prediction_id = None
     if body.target == "prediction":
-        row = storage.latest_prediction(session, body.message_id)
+        row = queries.latest_prediction(session, body.message_id)
         if row is None:
             raise HTTPException(404, f"no prediction stored for message_id {body.message_id!r}")
         previous, prediction_id = _labels_of(row), row.id
     else:
-        item = storage.audit_item(session, body.message_id)
+        item = queries.audit_item(session, body.message_id)
         if item is None:
             raise HTTPException(
                 404, f"record {body.message_id!r} is not in the audit list (complaints data audit)"
@@ -125,8 +125,8 @@ def feedback(body: FeedbackRequest, session: SessionDep) -> dict[str, Any]:
         raise HTTPException(
             422, [{"field": "verdict", "problem": "'confirm' cannot come with changed labels"}]
         )
-    earlier = storage.feedback_log(session, 1000, message_id=body.message_id)
-    row = storage.add_feedback(
+    earlier = queries.feedback_log(session, 1000, message_id=body.message_id)
+    row = queries.add_feedback(
         session,
         dict(
             message_id=body.message_id,
@@ -150,7 +150,7 @@ def feedback_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: int | None = Query(None, description="feedback_id to page back from"),
 ) -> dict[str, Any]:
-    rows = storage.feedback_log(session, limit, message_id=message_id, before=before)
+    rows = queries.feedback_log(session, limit, message_id=message_id, before=before)
     return {"items": [feedback_dict(r) for r in rows]}
 
 
@@ -158,11 +158,11 @@ def _filters(
     category: Category | None = None,
     urgency: Urgency | None = None,
     channel: Channel | None = None,
-) -> storage.QueueFilters:
-    return storage.QueueFilters(category=category, urgency=urgency, channel=channel)
+) -> queries.QueueFilters:
+    return queries.QueueFilters(category=category, urgency=urgency, channel=channel)
 
 
-Filters = Annotated[storage.QueueFilters, Depends(_filters)]  # ?category=&urgency=&channel=
+Filters = Annotated[queries.QueueFilters, Depends(_filters)]  # ?category=&urgency=&channel=
 
 
 @router.get(
@@ -175,7 +175,7 @@ def review_queue(
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    rows = storage.review_queue(session, filters, limit)
+    rows = queries.review_queue(session, filters, limit)
     return {
         "items": [
             {
@@ -205,7 +205,7 @@ def audit(
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    rows = storage.audit_list(session, filters, limit)
+    rows = queries.audit_list(session, filters, limit)
     return {
         "items": [
             {

@@ -1,29 +1,25 @@
-"""The HTTP endpoints. HTTP errors are raised here only; the work is in `classify_and_store`."""
+"""The classification, reading and health endpoints: HTTP in, a call of the service, HTTP out.
+
+HTTP errors are raised here (and in the other route modules) only; the work is in `service`.
+"""
 
 from __future__ import annotations
 
-import gc
-import logging
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from classifier.decision import Decision
-from classifier.labels import HEAD_LABELS
-from classifier.records import MAX_TEXT_CHARS, Message
+from pettriage.config import Role
+from pettriage.store import queries
+from pettriage.store.tables import Prediction
 
-from . import metrics, review_queue, storage
-from .actions import actions_for
-from .batcher import Batcher
-from .db import reachable
-from .deps import NO_MODEL, ChampionDep, SessionDep, SettingsDep, requires
-from .email_intake import EmailError, parse
+from . import metrics
+from .deps import ServiceDep, SessionDep, SettingsDep, requires
+from .email_intake import EmailError
 from .jsonio import FastJSONResponse
 from .schemas import (
     BatchAnswer,
@@ -37,115 +33,10 @@ from .schemas import (
     StoredPrediction,
     Urgency,
 )
-from .settings import Role
+from .service import TextTooLong
 
-log = logging.getLogger("api")
 router = APIRouter()
 v1 = APIRouter(prefix="/v1")
-
-
-def classify_and_store(
-    requests: list[ClassifyRequest], champion, session: Session, settings
-) -> list[dict]:
-    """Classify a batch, store every decision, and say what to do; a failed store does not
-    lose the answer (it is counted in /metrics and logged). Answers have the shape of
-    `Classification` and are sent as they are: validating them again cost a millisecond."""
-    model = champion.model  # one model for the whole batch, even if a reload lands meanwhile
-    ids = [r.message_id or f"gen-{uuid.uuid4().hex}" for r in requests]
-    decisions = model.map(Message(r.text, r.channel, i) for r, i in zip(requests, ids, strict=True))
-    metrics.count_decisions(decisions)
-    answers = [d.as_dict() for d in decisions]
-    now = datetime.now(UTC)
-    stored = True
-    try:
-        storage.save(
-            session,
-            [
-                prediction_row(i, r.channel, r.text, d, a, now, r.received_at, r.metadata)
-                for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
-            ],
-        )
-    except Exception:
-        session.rollback()
-        stored = False
-        metrics.STORE_FAILURES.inc(len(requests))
-        log.exception("could not store %d classifications; answering anyway", len(requests))
-    return [
-        a
-        | {
-            "message_id": i,
-            "stored": stored,
-            "actions": actions_for(d, r.channel, settings.contacts),
-        }
-        for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
-    ]
-
-
-def prediction_row(
-    message_id: str,
-    channel: str | None,
-    text: str,
-    decision: Decision,
-    answer: dict,
-    created_at: datetime,
-    received_at: datetime | None = None,
-    meta: dict | None = None,
-) -> dict:
-    """The stored row of one classification (`answer` is `decision.as_dict()`), scored for
-    the review queue."""
-    score, reason = review_queue.priority(answer, message_id)
-    return dict(
-        message_id=message_id,
-        channel=channel,
-        text=text,
-        is_hard=decision.is_hard,
-        category=decision.category,
-        urgency=decision.urgency,
-        reporter=decision.reporter,
-        needs_review=decision.needs_review,
-        safety_fired=bool(decision.safety.get("fired")),
-        decision=answer,
-        model_version=decision.model_version,
-        received_at=received_at,
-        created_at=created_at,
-        meta=meta,
-        review_priority=score,
-        review_reason=reason,
-    )
-
-
-class NoModel(Exception):
-    """No model is loaded yet."""
-
-
-def singles_batcher(state) -> Batcher[ClassifyRequest, dict]:
-    """What `POST /v1/classify` waits on: the requests waiting at one moment are classified and
-    stored together in the batcher's thread (see `api.batcher`), with the champion of that
-    moment. `state` is the app's state, with the champion, sessions and settings."""
-    champion = state.champion
-    settled = champion.model
-    _settle_heap()
-
-    def work(requests: list[ClassifyRequest]) -> list[dict]:
-        nonlocal settled
-        champion.maybe_refresh()
-        if champion.model is None:
-            raise NoModel
-        if champion.model is not settled:  # another worker reloaded: settle the new model too
-            settled = champion.model
-            _settle_heap()
-        with state.sessions() as session:
-            return classify_and_store(requests, champion, session, state.settings)
-
-    return Batcher(work)
-
-
-def _settle_heap() -> None:
-    """Move what is alive now (the model, the libraries) out of the garbage collector's sight:
-    a full collection walked all of it and stopped the worker for 300-400 ms, which queued a
-    hundred requests behind it."""
-    gc.collect()
-    gc.freeze()
 
 
 @v1.post(
@@ -154,11 +45,8 @@ def _settle_heap() -> None:
     summary="Classify one message",
     dependencies=[requires(Role.channel)],
 )
-async def classify(body: ClassifyRequest, request: Request) -> Response:
-    try:
-        answer = await request.app.state.singles(body)
-    except NoModel as error:
-        raise HTTPException(503, NO_MODEL) from error
+async def classify(body: ClassifyRequest, service: ServiceDep) -> Response:
+    (answer,) = await service.classify([body])
     return FastJSONResponse(answer)
 
 
@@ -168,11 +56,8 @@ async def classify(body: ClassifyRequest, request: Request) -> Response:
     summary="Classify up to 1,000 messages",
     dependencies=[requires(Role.channel)],
 )
-def classify_batch(
-    body: BatchRequest, champion: ChampionDep, session: SessionDep, settings: SettingsDep
-) -> JSONResponse:
-    results = classify_and_store(body.messages, champion, session, settings)
-    return FastJSONResponse({"results": results})
+async def classify_batch(body: BatchRequest, service: ServiceDep) -> Response:
+    return FastJSONResponse({"results": await service.classify(body.messages)})
 
 
 @v1.post(
@@ -195,31 +80,18 @@ def classify_batch(
     },
 )
 async def classify_email(
-    request: Request,
-    champion: ChampionDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    message_id: str | None = None,
+    request: Request, service: ServiceDep, settings: SettingsDep, message_id: str | None = None
 ) -> EmailAnswer:
     raw = await _email_bytes(request, settings.max_email_bytes)
     try:
-        email = parse(raw)
+        result = await service.classify_email(raw, message_id)
     except EmailError as error:
         raise HTTPException(422, str(error)) from error
-    if len(email.text) > MAX_TEXT_CHARS:
-        raise HTTPException(
-            413,
-            f"the e-mail's new text is {len(email.text)} characters long; "
-            f"the limit is {MAX_TEXT_CHARS}",
-        )
-    request_body = ClassifyRequest(
-        message_id=message_id, text=email.text, channel="email", metadata={"subject": email.subject}
-    )
-    answer = await run_in_threadpool(
-        classify_and_store, [request_body], champion, session, settings
-    )
+    except TextTooLong as error:
+        raise HTTPException(413, str(error)) from error
+    email = result.email
     return EmailAnswer(
-        **answer[0],
+        **result.answer,
         subject=email.subject,
         sender={"name": email.sender_name, "address": email.sender_address},
         classified_text=email.text,
@@ -243,7 +115,7 @@ async def _email_bytes(request: Request, limit: int) -> bytes:
     return raw
 
 
-def _stored(row: storage.Prediction) -> StoredPrediction:
+def _stored(row: Prediction) -> StoredPrediction:
     return StoredPrediction(
         id=row.id,
         message_id=row.message_id,
@@ -267,7 +139,7 @@ def _stored(row: storage.Prediction) -> StoredPrediction:
     summary="Every classification of one message, newest last",
 )
 def prediction(message_id: str, session: SessionDep) -> MessageHistory:
-    rows = storage.history(session, message_id)
+    rows = queries.history(session, message_id)
     if not rows:
         raise HTTPException(404, f"no prediction stored for message_id {message_id!r}")
     return MessageHistory(
@@ -291,15 +163,15 @@ def predictions(
     cursor: str | None = None,
 ) -> PredictionPage:
     try:
-        after = storage.decode_cursor(cursor) if cursor else 0
+        after = queries.decode_cursor(cursor) if cursor else 0
     except ValueError as error:
         raise HTTPException(422, str(error)) from error
-    filters = storage.Filters(since=since, is_hard=is_hard, urgency=urgency, category=category)
-    rows = storage.page(session, filters, limit, after)
+    filters = queries.Filters(since=since, is_hard=is_hard, urgency=urgency, category=category)
+    rows = queries.page(session, filters, limit, after)
     more = len(rows) == limit
     return PredictionPage(
         items=[_stored(r) for r in rows],
-        next_cursor=storage.encode_cursor(rows[-1].id) if more else None,
+        next_cursor=queries.encode_cursor(rows[-1].id) if more else None,
     )
 
 
@@ -308,18 +180,8 @@ def predictions(
     summary="The model being served",
     dependencies=[requires(Role.channel, Role.router, Role.quality)],
 )
-def model_info(champion: ChampionDep) -> dict:
-    meta = champion.meta
-    return {
-        "version": champion.version,
-        "mlflow_run_id": meta.get("run_id"),
-        "created_at": meta.get("created_at"),
-        "metrics": meta.get("metrics", {}),
-        "data_hash": meta.get("data_hash"),
-        "labels": {name: list(labels) for name, labels in HEAD_LABELS.items()},
-        "review_thresholds": meta.get("review_thresholds"),
-        "safety_rules": champion.model.safety.source if champion.model.safety else None,
-    }
+def model_info(service: ServiceDep) -> dict:
+    return service.model_info()
 
 
 @v1.post(
@@ -327,16 +189,12 @@ def model_info(champion: ChampionDep) -> dict:
     summary="Load the model the registry alias `champion` points to",
     dependencies=[requires(Role.admin)],
 )
-async def reload(request: Request) -> dict:
-    champion = request.app.state.champion
-    before = champion.version
+async def reload(service: ServiceDep) -> dict:
+    before = service.champion.version
     try:
-        version = await run_in_threadpool(champion.reload_from_registry)
+        before, version = await run_in_threadpool(service.reload)
     except Exception as error:
-        metrics.RELOADS.labels("failed").inc()
-        log.exception("reload failed")
         raise HTTPException(500, f"reload failed, still serving v{before}: {error}") from error
-    metrics.RELOADS.labels("ok").inc()
     return {"previous_version": before, "version": version}
 
 
@@ -346,22 +204,14 @@ def healthz() -> dict:
 
 
 @router.get("/readyz", summary="Model loaded and database reachable")
-def readyz(request: Request) -> JSONResponse:
-    champion = request.app.state.champion
-    checks = {
-        "model_loaded": champion.model is not None,
-        "database": reachable(request.app.state.engine),
-    }
-    ready = all(checks.values())
-    return JSONResponse(
-        {"ready": ready, **checks, "model_version": champion.version},
-        status_code=200 if ready else 503,
-    )
+def readyz(service: ServiceDep) -> JSONResponse:
+    checks = service.readiness()
+    return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-def prometheus() -> Response:
-    body, content_type = metrics.render()
+def prometheus(settings: SettingsDep) -> Response:
+    body, content_type = metrics.render(settings.prometheus_multiproc_dir)
     return Response(body, media_type=content_type)
 
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from classifier.labels import CATEGORIES, CHANNELS, URGENCIES
-from classifier.records import MAX_TEXT_CHARS
+from pettriage.classifier.labels import CATEGORIES, CHANNELS, URGENCIES
+from pettriage.classifier.records import MAX_TEXT_CHARS
 
 # The guide's codes, from the one place that defines them; Literal[tuple] means one of them.
 Channel = Literal[CHANNELS]

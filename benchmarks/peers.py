@@ -27,8 +27,8 @@ HEADS = ("category", "is_hard", "urgency")
 
 
 def split_corpus():
-    from classifier.dataset import load_corpus
-    from training.split import split
+    from pettriage.classifier.dataset import load_corpus
+    from pettriage.training.split import split
 
     return split(
         load_corpus(ROOT / "data" / "annotated"), ROOT / "data" / "splits" / "test_ids.txt"
@@ -56,9 +56,9 @@ def score(test: list[dict], predicted: dict[str, list[str]]) -> dict:
 # -- the systems ---------------------------------------------------------------------------------
 class Ours:
     def train(self, train, folder):
-        from classifier import artifact
-        from classifier.model import ComplaintClassifier
-        from classifier.safety import SafetyRules
+        from pettriage.classifier import artifact
+        from pettriage.classifier.model import ComplaintClassifier
+        from pettriage.classifier.safety import SafetyRules
 
         self.model = ComplaintClassifier.fit(train)
         self.model.safety = SafetyRules.load()
@@ -67,7 +67,7 @@ class Ours:
         return path.stat().st_size
 
     def predict(self, texts):
-        from classifier.records import Message
+        from pettriage.classifier.records import Message
 
         decisions = self.model.map(Message(t) for t in texts)
         return {
@@ -86,7 +86,7 @@ class FastText:
     def train(self, train, folder):
         import fasttext
 
-        from classifier.normalize import normalize
+        from pettriage.classifier.normalize import normalize
 
         self.models, size = {}, 0
         for head in HEADS:
@@ -119,7 +119,7 @@ class FastText:
         return size
 
     def predict(self, texts):
-        from classifier.normalize import normalize
+        from pettriage.classifier.normalize import normalize
 
         clean = [normalize(t).replace("\n", " ") for t in texts]
         return {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.config import Paths
+from pettriage.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "data" / "annotated"
@@ -38,56 +38,78 @@ def pytest_addoption(parser):
     )
 
 
+# Tiers: `make test-fast` runs `-m unit`, `make test` runs everything. A test's tiers follow from
+# the fixtures it uses (a test that trains by itself says `@pytest.mark.model`); a test in no
+# other tier is a unit test.
+TIERS = {
+    "unit": "tables and small pieces: no trained model, no server, no browser (make test-fast)",
+    "model": "needs a training run (the session's model, or its own)",
+    "service": "the HTTP service, through TestClient or a live uvicorn",
+    "browser": "a real headless Chromium driven by Playwright",
+    "postgres": "the PostgreSQL server on 127.0.0.1:5432",
+}
+MODEL_FIXTURES = {"trained", "model", "home"}
+SERVICE_FIXTURES = {"client", "sqlite_client", "database_url", "home", "no_model_home"}
+BROWSER_FIXTURES = {"page", "chromium"}
+
+
 def pytest_configure(config):
-    for tier, what in {
-        "unit": "tables and small pieces, no training (make test-fast)",
-        "model": "needs the session's trained model",
-    }.items():
+    for tier, what in TIERS.items():
         config.addinivalue_line("markers", f"{tier}: {what}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for tier, needs in (
+            ("model", MODEL_FIXTURES),
+            ("service", SERVICE_FIXTURES),
+            ("browser", BROWSER_FIXTURES),
+        ):
+            if fixtures & needs:
+                item.add_marker(tier)
+        if "[postgresql" in item.nodeid:
+            item.add_marker("postgres")
+        if not any(item.get_closest_marker(name) for name in TIERS):
+            item.add_marker("unit")
+
+
 @pytest.fixture(scope="session")
-def session_env(tmp_path_factory):
-    """Environment variables pointing the project at a temporary home."""
+def settings(tmp_path_factory) -> Settings:
+    """The configuration of the session: a temporary home with its own embedded MLflow store,
+    so tests never touch the developer's models/ or mlflow.db; the real corpus and split."""
     home = tmp_path_factory.mktemp("home")
-    split = SPLIT if SPLIT.exists() else home / "test_ids.txt"
-    env = {
-        "COMPLAINTS_HOME": str(home),
-        "COMPLAINTS_DATA_DIR": str(CORPUS),
-        "COMPLAINTS_TEST_IDS": str(split),
-        "COMPLAINTS_MODELS_DIR": str(home / "models"),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
-    saved = {k: os.environ.get(k) for k in [*env, "MLFLOW_TRACKING_URI"]}
-    os.environ.update(env)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    yield env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    return Settings(
+        home=home,
+        data_dir=CORPUS,
+        test_ids=SPLIT,
+        models_dir=home / "models",
+        mlflow_tracking_uri=None,
+        database_url=None,
+        train_folds=3,  # to keep the suite quick
+    )
 
 
 @pytest.fixture(scope="session")
-def trained(session_env):
-    """The result of one real `train` run (3 folds to keep the suite quick)."""
-    from training.train import train
+def trained(settings):
+    """The result of one real `train` run."""
+    from pettriage.training.train import train
 
-    return train(Paths.from_env(), folds=3)
+    return train(settings)
 
 
 @pytest.fixture(scope="session")
 def model(trained):
-    from classifier import load_classifier
+    from pettriage.classifier import load_classifier
 
     return load_classifier(trained.model_path)
 
 
 # -- the service through the real app, on SQLite and on PostgreSQL ------------------------------
 @pytest.fixture
-def home(trained, session_env) -> Path:
-    return Path(session_env["COMPLAINTS_HOME"])
+def home(trained, settings) -> Path:
+    return settings.home
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -105,7 +127,7 @@ def database_url(request, tmp_path):
 def client(home, database_url):
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from pettriage.api.main import create_app
 
     from .servers import settings_for
 
@@ -118,7 +140,7 @@ def client(home, database_url):
 def sqlite_client(home, tmp_path):
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from pettriage.api.main import create_app
 
     from .servers import settings_for
 

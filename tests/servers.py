@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.settings import Contact, Contacts, Settings
+from pettriage.config import Contact, Contacts, Settings
 
 POSTGRES = os.environ.get("COMPLAINTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 KEYS = {"k-channel": "channel", "k-router": "router", "k-quality": "quality", "k-admin": "admin"}
@@ -69,60 +63,6 @@ def postgres_schema():
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """`uvicorn api.main:app` on a free loopback port, started and stopped by the test."""
-
-    def __init__(self, env: dict[str, str], workers: int = 1, log: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = os.environ | env
-        self.workers = workers
-        self.log = log
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> LiveServer:
-        out = self.log.open("ab") if self.log else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-            ],
-            env=self.env,
-            stdout=out,
-            stderr=out,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
 
 
 def server_env(home: Path, database_url: str, **extra: str) -> dict[str, str]:

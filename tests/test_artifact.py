@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from classifier import artifact
-from classifier.dataset import load_corpus
-from classifier.model import ComplaintClassifier
+from pettriage.classifier import artifact
+from pettriage.classifier.dataset import load_corpus
+from pettriage.classifier.model import ComplaintClassifier
 
 from .conftest import CORPUS
 

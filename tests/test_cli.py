@@ -4,15 +4,15 @@ import json
 
 import pytest
 
-from classifier.cli import main
+from pettriage.cli import main
 
 from .conftest import DECISION_KEYS
 
 
 @pytest.fixture
-def cli(trained, capsys):
+def cli(trained, settings, capsys):
     def run(*args):
-        code = main(list(args))
+        code = main(list(args), settings)
         out, err = capsys.readouterr()
         return code, out, err
 

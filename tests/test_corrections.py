@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from api import storage
-from api.corrections import CORRECTIONS_FILE, export_corrections
-from api.db import make_sessions, migrate
-from classifier.dataset import Minimums, check_corpus, load_corpus
-from training.split import split
+from pettriage.classifier.dataset import Minimums, check_corpus, load_corpus
+from pettriage.store import queries
+from pettriage.store.corrections import CORRECTIONS_FILE, export_corrections
+from pettriage.store.db import make_sessions, migrate
+from pettriage.training.split import split
 
 from .conftest import CORPUS
 
@@ -66,8 +66,8 @@ def predict_row(message_id: str, text: str, category="other") -> dict:
 
 
 def correct(session, message_id, labels, target="prediction", previous=None, who="Мария"):
-    prediction = storage.latest_prediction(session, message_id) if target == "prediction" else None
-    return storage.add_feedback(
+    prediction = queries.latest_prediction(session, message_id) if target == "prediction" else None
+    return queries.add_feedback(
         session,
         dict(
             message_id=message_id,
@@ -91,7 +91,7 @@ NO_SHOW = {"category": "no_show", "is_hard": True, "urgency": "high", "reporter"
 def test_export_appends_records_that_name_what_they_correct(corpus, sessions):
     text = "После визита ситтера пропали наушники из прихожей, их точно не было в сумке."
     with sessions() as session:
-        storage.save(session, [predict_row("live-1", text)])
+        queries.save(session, [predict_row("live-1", text)])
         first = correct(session, "live-1", NO_SHOW)
         second = correct(session, "live-1", THEFT, who="Ольга")  # supersedes the first
         result = export_corrections(session, corpus)
@@ -114,7 +114,7 @@ def test_export_appends_records_that_name_what_they_correct(corpus, sessions):
 
 def test_a_later_correction_supersedes_an_exported_one_and_both_stay(corpus, sessions):
     with sessions() as session:
-        storage.save(session, [predict_row("live-2", "Ситтер не пришёл, а деньги списали.")])
+        queries.save(session, [predict_row("live-2", "Ситтер не пришёл, а деньги списали.")])
         correct(session, "live-2", THEFT)
         export_corrections(session, corpus)
         correct(session, "live-2", NO_SHOW)
@@ -145,7 +145,7 @@ def test_correction_of_an_annotated_record_replaces_it(corpus, sessions):
 def test_a_correction_that_would_break_the_data_check_is_left_out(corpus, sessions):
     existing = load_corpus(corpus)[5]
     with sessions() as session:  # someone classified a text the corpus already holds
-        storage.save(session, [predict_row("live-3", existing["text"])])
+        queries.save(session, [predict_row("live-3", existing["text"])])
         correct(session, "live-3", THEFT)
         result = export_corrections(session, corpus)
     assert result.written == []
@@ -175,8 +175,9 @@ def test_corrections_stay_on_their_side_of_the_frozen_split(corpus, tmp_path):
     assert "fb-2" in [r["id"] for r in train]  # a live message is never a test message
 
 
+@pytest.mark.model  # cross-validates, that is, trains
 def test_audit_finds_labels_flipped_on_purpose():
-    from training.audit import audit
+    from pettriage.training.audit import audit
 
     records = load_corpus(CORPUS)[::4]
     rng = random.Random(7)
@@ -193,27 +194,25 @@ def test_audit_finds_labels_flipped_on_purpose():
     assert top.given in ("other", "false", "low") and top.confidence > top.given_probability
 
 
-def test_audit_command_lists_and_stores_for_the_page(tmp_path, monkeypatch, capsys):
-    from classifier.cli import main
+@pytest.mark.model
+def test_audit_command_lists_and_stores_for_the_page(tmp_path, capsys):
+    from pettriage.cli import main
+    from pettriage.config import Settings
 
     directory = tmp_path / "annotated"
     directory.mkdir()
     write(directory / "sample.jsonl", load_corpus(CORPUS)[::8])
-    monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path))
-    monkeypatch.setenv("COMPLAINTS_DATA_DIR", str(directory))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(home=tmp_path, data_dir=directory, database_url=None)
     output = tmp_path / "audit.jsonl"
-    assert (
-        main(["data", "audit", "--folds", "3", "--show", "5", "--store", "--output", str(output)])
-        == 0
-    )
+    argv = ["data", "audit", "--folds", "3", "--show", "5", "--store", "--output", str(output)]
+    assert main(argv, settings) == 0
     printed = capsys.readouterr().out
     listed = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
     assert listed and f"{len(listed)} records whose label" in printed
     assert "→" in printed and f"stored {len(listed)} items" in printed
     engine = create_engine(f"sqlite:///{tmp_path / 'complaints.db'}")
     with make_sessions(engine)() as session:
-        stored = storage.audit_list(session, storage.QueueFilters(), 1000)
+        stored = queries.audit_list(session, queries.QueueFilters(), 1000)
     engine.dispose()
     assert sorted(s.record_id for s in stored) == sorted(r["record_id"] for r in listed)
     assert stored[0].confidence >= stored[-1].confidence

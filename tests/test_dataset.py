@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from classifier.dataset import (
+from pettriage.classifier.dataset import (
     Minimums,
     check_corpus,
     data_hash,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from classifier.decision import (
+from pettriage.classifier.decision import (
     HeadResult,
     Override,
     apply_override,
@@ -9,7 +9,7 @@ from classifier.decision import (
     head_result,
     head_results,
 )
-from classifier.labels import CATEGORIES, URGENCIES, consistency_errors
+from pettriage.classifier.labels import CATEGORIES, URGENCIES, consistency_errors
 
 
 def test_decoded_triples_always_follow_the_guide():

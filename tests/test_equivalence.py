@@ -26,7 +26,7 @@ def _digest(answer: dict) -> str:
 
 
 def _records(trained) -> dict[str, list[dict]]:
-    from classifier.dataset import load_corpus
+    from pettriage.classifier.dataset import load_corpus
 
     test_ids = set((REPO / "data" / "splits" / "test_ids.txt").read_text().split())
     corpus = [r for r in load_corpus(REPO / "data" / "annotated") if r["id"] in test_ids]
@@ -36,7 +36,7 @@ def _records(trained) -> dict[str, list[dict]]:
 
 @pytest.mark.model
 def test_answers_are_unchanged(model, trained, request):
-    from classifier import Message
+    from pettriage.classifier import Message
 
     digests = {}
     for name, records in _records(trained).items():

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from api import review_queue, storage
-from api.main import create_app
+from pettriage.api.main import create_app
+from pettriage.store import queries, review_queue
 
 from .servers import ADMIN, CHANNEL, QUALITY, ROUTER, classify, settings_for
 
@@ -180,9 +180,9 @@ def stored_row(message_id, priority, channel="chat", category="other", reason="n
 
 
 def test_queue_most_valuable_first_each_once_until_handled(client):
-    sessions = client.app.state.sessions
+    sessions = client.app.state.service.sessions
     with sessions() as session:
-        storage.save(
+        queries.save(
             session,
             [
                 stored_row("q-low", 1.0, reason="spot_check"),
@@ -212,8 +212,8 @@ def test_queue_most_valuable_first_each_once_until_handled(client):
 def test_classification_stores_its_priority(client):
     body = classify(client, "я у клиента, собака не дышит!!", message_id="q-live").json()
     expected = review_queue.priority(body, "q-live")
-    with client.app.state.sessions() as session:
-        row = storage.latest_prediction(session, "q-live")
+    with client.app.state.service.sessions() as session:
+        row = queries.latest_prediction(session, "q-live")
     assert (row.review_priority, row.review_reason) == expected
 
 
@@ -236,8 +236,8 @@ def audit_row(record_id, confidence, category="other", suggested="theft"):
 
 
 def test_audit_list_and_its_verdicts(client):
-    with client.app.state.sessions() as session:
-        storage.replace_audit(session, [audit_row("a-1", 0.7), audit_row("a-2", 0.95)])
+    with client.app.state.service.sessions() as session:
+        queries.replace_audit(session, [audit_row("a-1", 0.7), audit_row("a-2", 0.95)])
     items = client.get("/v1/audit", headers=QUALITY).json()["items"]
     assert [i["message_id"] for i in items] == ["a-2", "a-1"]
     half = feedback(client, "a-2", target="annotated", labels={"category": "theft"})

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from classifier.dataset import load_corpus
-from classifier.features import FeatureBuilder, prepare
-from classifier.heads import LinearHead
-from classifier.labels import HEAD_LABELS
+from pettriage.classifier.dataset import load_corpus
+from pettriage.classifier.features import FeatureBuilder, prepare
+from pettriage.classifier.heads import LinearHead
+from pettriage.classifier.labels import HEAD_LABELS
 
 from .conftest import CORPUS
 

@@ -1,6 +1,6 @@
 import pytest
 
-from classifier.labels import CATEGORIES, PRECEDENCE, consistency_errors, more_severe
+from pettriage.classifier.labels import CATEGORIES, PRECEDENCE, consistency_errors, more_severe
 
 
 def test_twelve_categories_in_guide_order():

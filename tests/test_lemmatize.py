@@ -1,6 +1,6 @@
 import pytest
 
-from classifier.lemmatize import (
+from pettriage.classifier.lemmatize import (
     NUMBER_TOKEN,
     analyze,
     analyze_many,

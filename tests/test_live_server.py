@@ -3,39 +3,33 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
 from mlflow import MlflowClient
 
-from classifier import artifact
-from classifier.config import Paths
-from training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
+from pettriage.api.launcher import LiveServer
+from pettriage.classifier import artifact
+from pettriage.training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
 
-from .servers import LiveServer, server_env
+from .servers import server_env
 
 CHANNEL, ADMIN = {"X-API-Key": "k-channel"}, {"X-API-Key": "k-admin"}
 ROUTER = {"X-API-Key": "k-router"}
 
 
 @pytest.fixture
-def home(trained, session_env) -> Path:
-    return Path(session_env["COMPLAINTS_HOME"])
-
-
-@pytest.fixture
-def second_version(trained):
+def second_version(trained, settings):
     """A second registered version made champion in the registry only (not yet served);
     the champion is put back afterwards for the other tests."""
-    from training.train import train
+    from pettriage.training.train import train
 
-    result = train(Paths.from_env(), folds=2, note="second version for the reload test")
+    result = train(settings, folds=2, note="second version for the reload test")
     client = MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, result.version)
     yield result.version
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, trained.version)
-    artifact.set_champion(Paths.from_env().models, trained.version)
+    artifact.set_champion(settings.models, trained.version)
 
 
 def test_reload_under_load_drops_no_request(home, tmp_path, second_version):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from classifier.dataset import load_corpus
-from classifier.features import prepare
-from classifier.labels import HEAD_LABELS, URGENCIES
-from classifier.records import Message
-from classifier.safety import SafetyRules
+from pettriage.classifier.dataset import load_corpus
+from pettriage.classifier.features import prepare
+from pettriage.classifier.labels import HEAD_LABELS, URGENCIES
+from pettriage.classifier.records import Message
+from pettriage.classifier.safety import SafetyRules
 
 from .conftest import CORPUS, DECISION_KEYS
 
@@ -66,7 +66,7 @@ def test_decision_shape(model):
 
 def test_safety_override_reports_the_model_beside_it(model):
     d = model("пишу из квартиры клиента: собака подавилась костью и задыхается!!", "chat")
-    assert d.safety["fired"] and d.safety["rule"] == "breathing"
+    assert d.override is not None and d.override.rule == "breathing"
     assert d.urgency == "critical" and d.is_hard
     assert d.category in {"health_harm", "death"}
     assert d.probabilities["urgency"]["critical"] < 1.0  # the model's own numbers are kept
@@ -91,7 +91,7 @@ def test_guide_examples(model, text, category, reporter):
 
 def test_hypothetical_question_is_not_critical(model):
     d = model("что делать, если собака съест шоколад?")
-    assert d.urgency != "critical" and not d.safety["fired"]
+    assert d.urgency != "critical" and d.override is None
 
 
 def test_one_product_for_all_heads_equals_each_heads_own(model):

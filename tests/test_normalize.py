@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from classifier import normalize as module
-from classifier.normalize import (
+from pettriage.classifier import normalize as module
+from pettriage.classifier.normalize import (
     fold_repeats,
     fold_yo,
     mask_emails,

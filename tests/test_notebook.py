@@ -1,15 +1,20 @@
-"""notebooks/error_analysis.ipynb runs top to bottom on the session's test model."""
+"""notebooks/error_analysis.ipynb runs top to bottom on the session's test model, whether
+Jupyter starts it in notebooks/ or at the repository root."""
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from .conftest import REPO
 
 
-def test_error_analysis_runs(trained):
+@pytest.mark.parametrize("folder", [REPO / "notebooks", REPO], ids=["notebooks", "root"])
+def test_error_analysis_runs(trained, settings, folder, monkeypatch):
+    # The kernel inherits this environment: the session's model instead of ./models.
+    monkeypatch.setenv("COMPLAINTS_MODELS_DIR", str(settings.models))
     notebook = nbformat.read(REPO / "notebooks" / "error_analysis.ipynb", as_version=4)
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
     printed = "".join(
         output.get("text", "")

@@ -16,23 +16,24 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from classifier.cli import main as complaints
-from classifier.config import Paths
-from classifier.dataset import load_corpus
+from pettriage.api.launcher import LiveServer
+from pettriage.classifier.dataset import load_corpus
+from pettriage.cli import main as complaints
+from pettriage.config import Settings
 
 from .browser import log_in, status
 from .conftest import CORPUS, SPLIT
-from .servers import ADMIN, CHANNEL, QUALITY, LiveServer, server_env
+from .servers import ADMIN, CHANNEL, QUALITY, server_env
 
 MESSAGE = "кот чихает второй день после визита, это нормально?"
 RIGHT = "health_harm"  # an illness after the visit: the guide's health_harm
 LABELS = ("category", "is_hard", "urgency", "reporter")
 
 
-def run_cli(*argv: str) -> tuple[int, str]:
+def run_cli(settings: Settings, *argv: str) -> tuple[int, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = complaints(list(argv))
+        code = complaints(list(argv), settings)
     return code, out.getvalue()
 
 
@@ -54,14 +55,15 @@ def own_mlflow_store():
     mlflow.set_registry_uri(registry)
 
 
+@pytest.mark.model  # trains its own versions
 def test_correct_export_retrain_promote_and_refuse_a_worse_model(
     tmp_path, monkeypatch, page, own_mlflow_store
 ):
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
-    from training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
-    from training.train import train
+    from pettriage.training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
+    from pettriage.training.train import train
 
     home = tmp_path / "home"
     data = home / "data" / "annotated"
@@ -75,10 +77,16 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         "COMPLAINTS_MODELS_DIR": str(home / "models"),
         "COMPLAINTS_TRAIN_FOLDS": "2",
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    first = train(Paths.from_env(), folds=2)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # for the server's environment
+    settings = Settings(
+        home=home,
+        data_dir=data,
+        test_ids=home / "data" / "splits" / "test_ids.txt",
+        models_dir=home / "models",
+        mlflow_tracking_uri=None,
+        train_folds=2,
+    )
+    first = train(settings)
     assert first.version == "1" and first.champion
 
     server = LiveServer(
@@ -138,7 +146,7 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
             json={"message_id": "e2e-1", "text": MESSAGE, "channel": "chat"},
         ).json()
         assert again["model_version"] == "2"
-        configure(home)
+        configure(settings)
         client = MlflowClient()
         run_id = client.get_model_version(REGISTERED_MODEL, "2").run_id
         listed = Path(download_artifacts(run_id=run_id, artifact_path="data/corrections.tsv"))
@@ -146,9 +154,9 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         assert client.get_run(run_id).data.tags["corrections_in_training"] == "1"
 
         # 5. a deliberately worse candidate is refused, and the champion stays
-        worse = train(Paths.from_env(), folds=2, records=shuffled_labels(load_corpus(data)))
+        worse = train(settings, records=shuffled_labels(load_corpus(data)))
         assert worse.version == "3" and not worse.champion
-        code, printed = run_cli("promote", "3")
+        code, printed = run_cli(settings, "promote", "3")
         assert code == 3 and "REFUSED" in printed and "champion stays v2" in printed
         assert "critical recall" in printed and "macro-F1" in printed
         champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
@@ -161,7 +169,7 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         # 6. and a rollback gives the alias back to v1
         back = httpx.post(f"{server.url}/v1/admin/rollback", headers=ADMIN).json()
         assert (back["from"], back["to"], back["serving"]) == ("2", "1", "1")
-        code, printed = run_cli("model", "versions")
+        code, printed = run_cli(settings, "model", "versions")
         assert code == 0 and "v  1 CHAMPION" in printed
     finally:
         server.stop()

@@ -1,6 +1,11 @@
 import pytest
 
-from classifier.records import MAX_TEXT_CHARS, InvalidInput, message_from_dict, record_problems
+from pettriage.classifier.records import (
+    MAX_TEXT_CHARS,
+    InvalidInput,
+    message_from_dict,
+    record_problems,
+)
 
 
 @pytest.mark.parametrize(

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine
 
-from api import storage
-from api.db import make_sessions, migrate
-from api.routes import prediction_row
-from classifier.records import Message
+from pettriage.api.launcher import LiveServer
+from pettriage.classifier.records import Message
+from pettriage.store import queries
+from pettriage.store.db import make_sessions, migrate
+from pettriage.store.queries import prediction_row
 
 from .browser import log_in, status
-from .servers import QUALITY, LiveServer, server_env
+from .servers import QUALITY, server_env
 
 # Real messages; their rows get forced priorities so the queue order is known.
 SEEDED = [
@@ -31,8 +31,8 @@ SEEDED = [
 
 
 @pytest.fixture(scope="module")
-def server(model, session_env, tmp_path_factory):
-    home = Path(session_env["COMPLAINTS_HOME"])
+def server(model, settings, tmp_path_factory):
+    home = settings.home
     db = tmp_path_factory.mktemp("page") / "page.db"
     url = f"sqlite:///{db}"
     migrate(url, db.parent)
@@ -68,8 +68,8 @@ def server(model, session_env, tmp_path_factory):
     ]
     engine = create_engine(url)
     with make_sessions(engine)() as session:
-        storage.save(session, rows)
-        storage.replace_audit(session, audit)
+        queries.save(session, rows)
+        queries.replace_audit(session, audit)
     engine.dispose()
     live = LiveServer(server_env(home, url)).start()
     yield live

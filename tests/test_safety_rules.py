@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import pytest
 
-from classifier.features import prepare
-from classifier.safety import SafetyRules
+from pettriage.classifier.features import prepare
+from pettriage.classifier.safety import SafetyRules
 
 ANY = "<any rule>"
 

@@ -3,9 +3,8 @@
 import mlflow
 from mlflow import MlflowClient
 
-from classifier.config import Paths
-from classifier.dataset import load_corpus
-from training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
+from pettriage.classifier.dataset import load_corpus
+from pettriage.training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
 
 
 def test_first_version_is_registered_as_champion(trained):
@@ -37,8 +36,8 @@ def test_run_logs_metrics_params_and_plots(trained):
     }
 
 
-def test_split_is_frozen_and_never_trained_on(trained):
-    paths = Paths.from_env()
+def test_split_is_frozen_and_never_trained_on(trained, settings):
+    paths = settings.paths
     test_ids = set(paths.test_ids.read_text().split())
     records = load_corpus(paths.data)
     assert trained.test["category"]["per_class"]["death"]["support"] > 0

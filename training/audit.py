@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from cleanlab.filter import find_label_issues
 
-from classifier.labels import HEAD_LABELS, HEADS
-from classifier.records import head_labels_of
+from pettriage.classifier.labels import HEAD_LABELS, HEADS
+from pettriage.classifier.records import head_labels_of
 
 from .train import out_of_fold
 

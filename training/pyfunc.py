@@ -11,14 +11,13 @@ import mlflow.pyfunc
 
 class ComplaintPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from classifier.artifact import load
-        from classifier.safety import SafetyRules
+        from pettriage.classifier.artifact import load
+        from pettriage.classifier.safety import SafetyRules
 
-        self.model, self.meta = load(context.artifacts["model"])
-        self.model.safety = SafetyRules.load()
+        self.model, self.meta = load(context.artifacts["model"], SafetyRules.load())
 
     def predict(self, context, model_input, params=None) -> list[dict]:
-        from classifier.records import Message
+        from pettriage.classifier.records import Message
 
         texts = _texts(model_input)
         return [d.as_dict() for d in self.model.map(Message(text=t) for t in texts)]

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from classifier import artifact
-from classifier.config import Paths
-from classifier.dataset import load_corpus
-from classifier.metrics import evaluate_decisions, summary
-from classifier.safety import SafetyRules
+from pettriage.classifier import artifact
+from pettriage.classifier.dataset import load_corpus
+from pettriage.classifier.metrics import evaluate_decisions, summary
+from pettriage.classifier.records import Message
+from pettriage.classifier.safety import SafetyRules
+from pettriage.config import PROMOTE_TOLERANCE, Settings
 
 from .split import split
 from .tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
 
 HISTORY_TAG = "champion_history"
-DEFAULT_TOLERANCE = 0.02  # macro-F1 a head may lose; about the spread of retraining on new data
 GATED_HEADS = ("is_hard", "category", "urgency", "reporter")
 
 
@@ -57,15 +57,18 @@ def history(mlflow_client) -> list[str]:
     return stored
 
 
-def set_champion(mlflow_client, paths: Paths, version: str, past: list[str] | None = None) -> None:
+def set_champion(
+    mlflow_client, settings: Settings, version: str, past: list[str] | None = None
+) -> None:
     """Move the alias and the local pointer; `past` is the history to record (ending in
     `version`)."""
-    ensure_local(paths.models, version)
+    models = settings.models
+    ensure_local(models, version)
     mlflow_client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
     mlflow_client.set_registered_model_tag(
         REGISTERED_MODEL, HISTORY_TAG, json.dumps(past if past is not None else [version])
     )
-    artifact.set_champion(paths.models, version)
+    artifact.set_champion(models, version)
 
 
 def ensure_local(models_dir: Path, version: str) -> Path:
@@ -121,25 +124,23 @@ class GateResult:
         }
 
 
-def test_figures(paths: Paths, version: str, test_records: list[dict], rules) -> dict:
-    model, _ = artifact.load(ensure_local(paths.models, version))
-    model.safety = rules
-    from classifier.records import Message
-
+def test_figures(settings: Settings, version: str, test_records: list[dict], rules) -> dict:
+    model, _ = artifact.load(ensure_local(settings.models, version), rules)
     decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in test_records)
     return summary(evaluate_decisions(test_records, decisions))
 
 
-def gate(paths: Paths, candidate: str, tolerance: float = DEFAULT_TOLERANCE) -> GateResult:
+def gate(settings: Settings, candidate: str, tolerance: float = PROMOTE_TOLERANCE) -> GateResult:
     """Candidate against champion on today's frozen test split, with today's safety rules."""
-    configure(paths.home)
+    configure(settings)
+    paths = settings.paths
     mlflow_client = client()
     mlflow_client.get_model_version(REGISTERED_MODEL, candidate)  # fails clearly if unknown
     current = champion_version(mlflow_client)
     _, test_records, _ = split(load_corpus(paths.data), paths.test_ids)
     rules = SafetyRules.load()
-    new = test_figures(paths, candidate, test_records, rules)
-    old = test_figures(paths, current, test_records, rules) if current else None
+    new = test_figures(settings, candidate, test_records, rules)
+    old = test_figures(settings, current, test_records, rules) if current else None
     result = GateResult(candidate, current, tolerance, n_test=len(test_records))
     shown = [f"{head}_macro_f1" for head in GATED_HEADS] + [
         "is_hard_f1",
@@ -164,9 +165,9 @@ def gate(paths: Paths, candidate: str, tolerance: float = DEFAULT_TOLERANCE) -> 
     return result
 
 
-def promote(paths: Paths, version: str, tolerance: float = DEFAULT_TOLERANCE) -> GateResult:
+def promote(settings: Settings, version: str, tolerance: float = PROMOTE_TOLERANCE) -> GateResult:
     """Move `champion` to `version` if it passes the gate; the verdict is logged on its run."""
-    result = gate(paths, version, tolerance)
+    result = gate(settings, version, tolerance)
     mlflow_client = client()
     if result.candidate == result.champion:
         result.reasons.append(f"v{version} is already the champion")
@@ -178,13 +179,13 @@ def promote(paths: Paths, version: str, tolerance: float = DEFAULT_TOLERANCE) ->
         REGISTERED_MODEL, version, "gate", "passed" if result.passed else "refused"
     )
     if result.passed:
-        set_champion(mlflow_client, paths, version, [*history(mlflow_client), version])
+        set_champion(mlflow_client, settings, version, [*history(mlflow_client), version])
     return result
 
 
-def rollback(paths: Paths) -> tuple[str, str]:
+def rollback(settings: Settings) -> tuple[str, str]:
     """Give `champion` back to the version that held it before; (from, to)."""
-    configure(paths.home)
+    configure(settings)
     mlflow_client = client()
     past = history(mlflow_client)
     if len(past) < 2:
@@ -193,13 +194,13 @@ def rollback(paths: Paths) -> tuple[str, str]:
             + (f"v{past[0]} is the only champion there has been" if past else "no champion yet")
         )
     current, previous = past[-1], past[-2]
-    set_champion(mlflow_client, paths, previous, past[:-1])
+    set_champion(mlflow_client, settings, previous, past[:-1])
     return current, previous
 
 
-def versions(paths: Paths) -> list[dict]:
+def versions(settings: Settings) -> list[dict]:
     """Every registered version with its test figures and gate verdict, newest first."""
-    configure(paths.home)
+    configure(settings)
     mlflow_client = client()
     current = champion_version(mlflow_client)
     rows = []
@@ -222,3 +223,15 @@ def versions(paths: Paths) -> list[dict]:
             }
         )
     return sorted(rows, key=lambda r: -int(r["version"]))
+
+
+def fetch_champion(settings: Settings) -> str:
+    """The version the registry alias `champion` names, on this disk and named by the local
+    pointer that the service's workers follow."""
+    configure(settings)
+    version = champion_version(client())
+    if version is None:
+        raise RuntimeError("the registry has no champion yet; train one with `complaints train`")
+    ensure_local(settings.models, version)
+    artifact.set_champion(settings.models, version)
+    return version

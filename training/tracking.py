@@ -1,27 +1,28 @@
-"""MLflow set-up: an embedded store inside the project unless MLFLOW_TRACKING_URI says otherwise."""
+"""MLflow set-up: the embedded store in <home> unless the settings name a tracking server."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from pettriage.config import Settings
 
 REGISTERED_MODEL = "complaint-classifier"
 EXPERIMENT = "complaint-classifier"
 CHAMPION_ALIAS = "champion"
 
 
-def configure(home: Path) -> str:
-    """Point MLflow at the project's store and turn telemetry off; returns the tracking URI."""
+def configure(settings: Settings) -> str:
+    """Point MLflow at the settings' store and turn telemetry off; returns the tracking URI."""
+    # MLflow reads these itself; we set them, never read them.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
+    uri = settings.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        own_store = not os.environ.get("MLFLOW_TRACKING_URI")
-        location = (home / "mlartifacts").as_uri() if own_store else None
+        location = (settings.home / "mlartifacts").as_uri() if settings.own_tracking_store else None
         mlflow.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     return uri

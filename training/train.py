@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from classifier import artifact
-from classifier.config import Paths
-from classifier.dataset import count_fields, data_hash, load_corpus
-from classifier.labels import HEAD_LABELS, HEADS
-from classifier.metrics import evaluate_decisions, summary
-from classifier.model import ComplaintClassifier, ReviewThresholds
-from classifier.records import Message
-from classifier.safety import SafetyRules
+from pettriage.classifier import artifact
+from pettriage.classifier.dataset import count_fields, data_hash, load_corpus
+from pettriage.classifier.labels import HEAD_LABELS, HEADS
+from pettriage.classifier.metrics import evaluate_decisions, summary
+from pettriage.classifier.model import ComplaintClassifier, ReviewThresholds
+from pettriage.classifier.records import Message
+from pettriage.classifier.safety import SafetyRules
+from pettriage.config import Paths, Settings
 
 from .registry import champion_version, history, set_champion
 from .split import split
@@ -52,10 +52,15 @@ class TrainResult:
     champion: bool
     seconds: float
 
+    @property
+    def summary(self) -> dict[str, float]:
+        """The figures on the frozen test split, rounded as they are shown."""
+        return {k: round(v, 4) for k, v in summary(self.test).items()}
+
 
 def decide(model: ComplaintClassifier, records: list[dict], rules: SafetyRules | None):
-    model.safety = rules
-    return model.map(Message(text=r["text"], channel=r["channel"], id=r["id"]) for r in records)
+    messages = (Message(text=r["text"], channel=r["channel"], id=r["id"]) for r in records)
+    return model.with_rules(rules).map(messages)
 
 
 def out_of_fold(records: list[dict], folds: int, seed: int, rules: SafetyRules | None):
@@ -101,7 +106,7 @@ def choose_min_critical(decisions, records) -> float:
     the same recall."""
     truth = np.array([r["urgency"] == "critical" for r in records])
     said = np.array([d.urgency == "critical" for d in decisions])
-    fired = np.array([bool(d.safety.get("fired")) for d in decisions])
+    fired = np.array([d.safety_fired for d in decisions])
     p = np.array([d.probabilities["urgency"]["critical"] for d in decisions])
     caught = (said & truth).sum()
     chosen = 0.0
@@ -113,8 +118,8 @@ def choose_min_critical(decisions, records) -> float:
 
 
 def train(
-    paths: Paths | None = None,
-    folds: int = 5,
+    settings: Settings,
+    folds: int | None = None,
     seed: int = 42,
     review_target_accuracy: float = 0.93,
     records: list[dict] | None = None,
@@ -127,10 +132,11 @@ def train(
     from .pyfunc import ComplaintPyfunc
 
     started = time.perf_counter()
-    paths = paths or Paths.from_env()
+    paths = settings.paths
+    folds = folds or settings.train_folds
     records = records if records is not None else load_corpus(paths.data)
     train_records, test_records, split_created = split(records, paths.test_ids, seed)
-    configure(paths.home)
+    configure(settings)
     client = MlflowClient()
     version = str(_next_version(client))
 
@@ -140,10 +146,9 @@ def train(
         cv = evaluate_decisions(train_records, oof)
         thresholds = choose_thresholds(oof, train_records, review_target_accuracy)
         model = ComplaintClassifier.fit(train_records, thresholds=thresholds)
-        model.version = version
+        model = model.with_version(version)
         test_model_only = evaluate_decisions(test_records, decide(model, test_records, None))
         test = evaluate_decisions(test_records, decide(model, test_records, rules))
-        model.safety = None  # the rules are data loaded beside the model, not pickled in it
 
         corrections = sum(1 for r in records if r.get("corrects"))
         corpus_hash = data_hash(records)
@@ -220,7 +225,7 @@ def train(
     # (models/ is not in git), since the CLI and the service could not serve anything otherwise.
     champion = champion_version(client) is None or not _local_champion_exists(paths)
     if champion:
-        set_champion(client, paths, version, [*_history_or_empty(client), version])
+        set_champion(client, settings, version, [*_history_or_empty(client), version])
     return TrainResult(
         version,
         run.info.run_id,
@@ -252,14 +257,13 @@ def _history_or_empty(client) -> list[str]:
 
 
 def result_summary(result: TrainResult) -> str:
-    numbers = summary(result.test)
     return json.dumps(
         {
             "version": result.version,
             "run_id": result.run_id,
             "champion": result.champion,
             "seconds": round(result.seconds, 1),
-            "test": {k: round(v, 4) for k, v in numbers.items()},
+            "test": result.summary,
         },
         indent=2,
     )

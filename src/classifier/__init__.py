@@ -1,10 +1,12 @@
 """Triage of incoming messages of a pet-sitting service.
 
 text → normalize → tokenize + lemmatize → features → heads → safety rules → decision.
-This package never imports FastAPI or MLflow: use it from a notebook, a batch job or a service.
+This package imports neither FastAPI, MLflow, SQLAlchemy nor the layers built on it (training,
+storage, the service, the command line), so it can be used from a notebook, a batch job or
+another service. It reads no environment variables: paths are given.
 
-    from classifier import load_classifier
-    model = load_classifier()            # the champion in ./models, with the safety rules
+    from pettriage.classifier import load_classifier
+    model = load_classifier("models")    # the champion of ./models, with the safety rules
     decision = model("собака не дышит", channel="chat")
 """
 
@@ -27,16 +29,11 @@ __all__ = [
 
 
 def load_classifier(
-    path: Path | str | None = None, rules: Path | str | None = None
+    path: Path | str = "models", rules: Path | str | None = None
 ) -> ComplaintClassifier:
-    """A saved model (the local champion by default) with the safety rules attached."""
+    """A saved model with the safety rules attached: `path` is a model file, or a models folder
+    whose champion is loaded; `rules` a rules file (default: the packaged one)."""
     from . import artifact
-    from .config import Paths
     from .safety import SafetyRules
 
-    if path is None:
-        model, _ = artifact.load_champion(Paths.from_env().models)
-    else:
-        model, _ = artifact.load(path)
-    model.safety = SafetyRules.load(rules)
-    return model
+    return artifact.load_model(path, SafetyRules.load(rules))

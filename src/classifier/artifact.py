@@ -17,6 +17,7 @@ import joblib
 
 from .labels import HEAD_LABELS
 from .model import ComplaintClassifier
+from .safety import SafetyRules
 
 FORMAT_VERSION = 1
 # A pickle is only safe to load with the same minor versions of the libraries that made it.
@@ -107,8 +108,9 @@ def check_compatible(meta: dict) -> None:
         )
 
 
-def load(path: Path | str) -> tuple[ComplaintClassifier, dict]:
-    """The model and its metadata, after checking checksum and compatibility."""
+def load(path: Path | str, rules: SafetyRules | None = None) -> tuple[ComplaintClassifier, dict]:
+    """The model (with these safety rules) and its metadata, after checking checksum and
+    compatibility."""
     path = Path(path)
     meta = read_metadata(path)
     actual = file_sha256(path)
@@ -122,8 +124,8 @@ def load(path: Path | str) -> tuple[ComplaintClassifier, dict]:
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"{path} is not a complaint-classifier model file; retrain.")
     model = payload["model"]
-    model.version = meta.get("model_version") or model.version
-    return model, meta
+    version = meta.get("model_version") or model.version
+    return ComplaintClassifier(model.features, model.heads, model.thresholds, version, rules), meta
 
 
 # -- the local champion pointer: which saved model `complaints classify` uses -------------------
@@ -152,10 +154,19 @@ def champion_version(models_dir: Path | str) -> str | None:
     return json.loads(pointer.read_text())["version"]
 
 
-def load_champion(models_dir: Path | str) -> tuple[ComplaintClassifier, dict]:
+def load_champion(
+    models_dir: Path | str, rules: SafetyRules | None = None
+) -> tuple[ComplaintClassifier, dict]:
     version = champion_version(models_dir)
     if version is None:
         raise ArtifactError(
             f"No champion model in {models_dir}; train one with `complaints train`."
         )
-    return load(model_path(models_dir, version))
+    return load(model_path(models_dir, version), rules)
+
+
+def load_model(path: Path | str, rules: SafetyRules | None = None) -> ComplaintClassifier:
+    """A model file, or the champion of a models folder, with these rules."""
+    path = Path(path)
+    model, _ = load_champion(path, rules) if path.is_dir() else load(path, rules)
+    return model

@@ -7,7 +7,7 @@ can only raise the result; it never changes a probability.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
@@ -53,8 +53,12 @@ class Decision:
     needs_review: bool
     review_reasons: tuple[str, ...]
     explanation: dict[str, list[dict]]
-    safety: dict = field(default_factory=lambda: {"fired": False})
+    override: Override | None = None  # the safety rule that raised the decision, if one did
     model_version: str = ""
+
+    @property
+    def safety_fired(self) -> bool:
+        return self.override is not None
 
     def as_dict(self) -> dict:
         """The JSON shape the CLI and the service answer with (built by hand: `asdict`'s deep
@@ -77,7 +81,7 @@ class Decision:
             "needs_review": self.needs_review,
             "review_reasons": list(self.review_reasons),
             "explanation": self.explanation,
-            "safety": self.safety,
+            "safety": self.override.as_dict() if self.override else {"fired": False},
             "model_version": self.model_version,
         }
 

@@ -18,6 +18,8 @@ from functools import cache, lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
+from .normalize import fold_yo
+
 NUMBER_TOKEN = "numtoken"
 _PLACEHOLDERS = frozenset({"urltoken", "emailtoken", "phonetoken"})
 
@@ -84,7 +86,7 @@ def lexicon() -> dict[str, str]:
 
     import yaml
 
-    text = resources.files("classifier.data").joinpath("lexicon.yaml").read_text("utf-8")
+    text = resources.files("pettriage.classifier.data").joinpath("lexicon.yaml").read_text("utf-8")
     return {str(k): str(v) for k, v in (yaml.safe_load(text) or {}).items()}
 
 
@@ -105,8 +107,8 @@ def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str]]:
         return lexicon()[word], True, False, frozenset({lexicon()[word]})
     analyzer = morph()
     parses = analyzer.parse(word)
-    normal = parses[0].normal_form.replace("ё", "е")
-    readings = frozenset(p.normal_form.replace("ё", "е") for p in parses)
+    normal = fold_yo(parses[0].normal_form)
+    readings = frozenset(fold_yo(p.normal_form) for p in parses)
     return normal, analyzer.word_is_known(word), "impr" in parses[0].tag, readings
 
 

@@ -1,6 +1,9 @@
 """The classifier: shared features, four heads, the safety rules and the decision, in one object.
 
 Batch first: `map` classifies a list and `__call__` is one message through the same path.
+The safety rules are data kept beside the model file, not in it: they are given when the object
+is built (`ComplaintClassifier(..., rules=…)`, or `with_rules` for the same model with other
+rules), never assigned afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from .features import FeatureBuilder, prepare
 from .heads import LinearHead
 from .labels import CATEGORIES, HEAD_LABELS, HEADS, URGENCIES
 from .records import Message, head_labels_of
+from .safety import SafetyRules
 
 EXPLAIN_TOP = 5
 
@@ -38,12 +42,20 @@ class ComplaintClassifier:
         heads: dict[str, LinearHead],
         thresholds: ReviewThresholds = ReviewThresholds(),
         version: str = "",
+        rules: SafetyRules | None = None,
     ):
         self.features = features
         self.heads = heads
         self.thresholds = thresholds
         self.version = version
-        self.safety = None  # set by the loader: the rules are data, not part of the artifact
+        self.rules = rules  # None: the model alone, as training measures it
+
+    def with_rules(self, rules: SafetyRules | None) -> ComplaintClassifier:
+        """The same trained model (shared, not copied) with these safety rules, or none."""
+        return ComplaintClassifier(self.features, self.heads, self.thresholds, self.version, rules)
+
+    def with_version(self, version: str) -> ComplaintClassifier:
+        return ComplaintClassifier(self.features, self.heads, self.thresholds, version, self.rules)
 
     # -- training ---------------------------------------------------------------------------
     @classmethod
@@ -91,7 +103,12 @@ class ComplaintClassifier:
         return cached[1], cached[2]
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_stacked"}
+        # The rules are data loaded beside the model, never pickled in it.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_stacked", "rules")}
+
+    def __setstate__(self, state: dict) -> None:
+        state.pop("safety", None)  # files written before the rules were given at construction
+        self.__dict__.update(state, rules=None)
 
     def map(self, messages: Iterable[Message]) -> list[Decision]:
         messages = list(messages)
@@ -106,7 +123,7 @@ class ComplaintClassifier:
             proba["urgency"],
             self.thresholds.min_critical,
         )
-        overrides = [self.safety.check(p) for p in prepared] if self.safety else None
+        overrides = [self.rules.check(p) for p in prepared] if self.rules else None
         return self._decide(
             messages,
             X,
@@ -171,7 +188,7 @@ class ComplaintClassifier:
                     needs_review=bool(why),
                     review_reasons=tuple(why),
                     explanation={name: rows[i] for name, rows in explanations.items()},
-                    safety=override.as_dict() if override else {"fired": False},
+                    override=override,
                     model_version=self.version,
                 )
             )

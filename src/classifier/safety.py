@@ -15,208 +15,18 @@ A rule fires only in a message about pets or the service (the `context` words).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from itertools import chain
 from pathlib import Path
 
-import yaml
-
 from .decision import Override
 from .features import Prepared, prepare
-from .labels import CATEGORIES
 from .lemmatize import Token
+from .phrases import FuzzyLexicon, Match, Phrase, find_phrase
+from .rulebook import Rule, RulesError, Verdict, Vocabulary, read_rules
 
-DEFAULT_RULES = "safety_rules.yaml"
-FUZZY_MIN_LENGTH = 5
-CUE_KINDS = (
-    "negation",
-    "hypothetical",
-    "settled",
-    "past",
-    "long_ago",
-    "report",
-    "inanimate",
-    "unrelated",
-)
-SCOPES = ("sentence", "near", "message")
-# A typo rarely changes the first letter, except between vowels people confuse («атравилась»).
-_CONFUSED_FIRST = ({"а", "о"}, {"е", "и"}, {"е", "э"})
+__all__ = ["RulesError", "SafetyRules", "Verdict"]
 
 
-class RulesError(ValueError):
-    """The rules file does not have the expected shape; the text names the place."""
-
-
-# -- data shapes ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    lemmas: tuple[str, ...]
-    needs: frozenset[str] = field(init=False)  # its words as a set: skipped at once if absent
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "needs", frozenset(self.lemmas))
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.lemmas)
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    phrase: Phrase
-    positions: tuple[int, ...]  # token indices in the message
-    words: tuple[str, ...]  # the words as written (normalized)
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    title: str
-    category: str | None
-    action: str
-    phrases: tuple[Phrase, ...]
-    cancelled_by: tuple[str, ...]  # cue kinds that cancel a match of this rule
-    needs_context: bool = True  # fires only in a message about pets or the service
-    skip_imperative: bool = False  # «умри», «сдохни» are curses, not reports
-    skip_quoted: bool = False  # «бросила кота умирать» in quotes retells a review, not an event
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one rule thought of one message, for the debug view."""
-
-    rule: str
-    fired: bool
-    matched: tuple[str, ...] = ()
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class CueSet:
-    kind: str
-    scope: str  # "sentence"; "near": also `near` sentences either side; "message": anywhere
-    phrases: tuple[Phrase, ...]
-    before_only: tuple[str, ...] = ()  # single lemmas that count only before the trigger
-
-
-@dataclass
-class Vocabulary:
-    gap: int
-    near: int
-    negators: frozenset[str]
-    negation_window: int
-    cues: dict[str, CueSet] = field(default_factory=dict)
-    idioms: tuple[Phrase, ...] = ()
-    context: frozenset[str] = frozenset()  # lemmas that show a message is about pets/the service
-
-
-# -- matching ------------------------------------------------------------------------------------
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-class FuzzyLexicon:
-    """Typo-tolerant lookup of trigger words: one edit away from any inflected form.
-
-    An unknown word such as «судароги» gets a useless guessed lemma from pymorphy3, so it is
-    compared with the inflected forms of the trigger lemmas («судороги» → «судорога») instead.
-    """
-
-    def __init__(self, lemmas: set[str]):
-        self.by_deletion: dict[str, set[tuple[str, str]]] = {}
-        for lemma in lemmas:
-            if len(lemma) < FUZZY_MIN_LENGTH:
-                continue
-            for form in word_forms(lemma):
-                for key in {form, *_deletions(form)}:
-                    self.by_deletion.setdefault(key, set()).add((form, lemma))
-
-    @cache  # noqa: B019 - one lexicon per rules file, kept for the process
-    def lookup(self, word: str) -> frozenset[str]:
-        """Lemmas that have a form within one edit of `word`."""
-        found = set()
-        if len(word) >= FUZZY_MIN_LENGTH - 1:
-            for key in {word, *_deletions(word)}:
-                found |= {
-                    lemma
-                    for form, lemma in self.by_deletion.get(key, ())
-                    if abs(len(form) - len(word)) <= 1 and _same_start(form, word)
-                }
-        return frozenset(found)
-
-
-def word_forms(lemma: str) -> set[str]:
-    """Every inflected form of a dictionary word (just the word itself when it is unknown)."""
-    from .lemmatize import morph
-
-    forms = {lemma}
-    for parse in morph().parse(lemma)[:1]:
-        forms |= {f.word.replace("ё", "е") for f in parse.lexeme}
-    return forms
-
-
-def _same_start(a: str, b: str) -> bool:
-    return a[0] == b[0] or any({a[0], b[0]} <= pair for pair in _CONFUSED_FIRST)
-
-
-def _token_matches(lexicon: FuzzyLexicon, token: Token, lemma: str, any_reading: bool) -> bool:
-    """Exact on the lemma or the word as written; one edit away only for unknown words.
-
-    Inside a phrase of several words any reading of an ambiguous word counts («валит дым»:
-    валить), since its neighbours disambiguate; a single-word trigger takes the first reading
-    only («кому» is not «кома»). Dictionary words are never typos: «отправить» is not «отравить».
-    """
-    if lemma == token.text or lemma == token.lemma:
-        return True
-    if any_reading and lemma in token.readings:
-        return True
-    return not token.known and lemma in lexicon.lookup(token.text)
-
-
-def find_phrase(
-    tokens: Sequence[Token],
-    phrase: Phrase,
-    lexicon: FuzzyLexicon,
-    gap: int,
-    present: frozenset[str] | None = None,
-) -> list[Match]:
-    """Every match of `phrase` in order, within one sentence, at most `gap` words apart.
-
-    `present` (every word the message could match, see `SafetyRules.words_in`) skips at once
-    the phrases that cannot match: most of them, for most messages."""
-    if present is not None and not phrase.needs <= present:
-        return []
-    matches = []
-    first, rest = phrase.lemmas[0], phrase.lemmas[1:]
-    any_reading = bool(rest)
-    for start, token in enumerate(tokens):
-        if not _token_matches(lexicon, token, first, any_reading):
-            continue
-        positions = [start]
-        for lemma in rest:
-            last = positions[-1]
-            window = range(last + 1, min(last + gap + 2, len(tokens)))
-            nxt = next(
-                (
-                    j
-                    for j in window
-                    if tokens[j].sentence == tokens[last].sentence
-                    and _token_matches(lexicon, tokens[j], lemma, any_reading)
-                ),
-                None,
-            )
-            if nxt is None:
-                break
-            positions.append(nxt)
-        else:
-            words = tuple(tokens[p].text for p in positions)
-            matches.append(Match(phrase, tuple(positions), words))
-    return matches
-
-
-# -- the engine ----------------------------------------------------------------------------------
 class SafetyRules:
     def __init__(self, rules: Sequence[Rule], vocabulary: Vocabulary, source: str = ""):
         self.rules = tuple(rules)
@@ -235,16 +45,8 @@ class SafetyRules:
     @classmethod
     def load(cls, path: Path | str | None = None) -> SafetyRules:
         """Rules from a YAML file; the packaged `data/safety_rules.yaml` by default."""
-        if path is None:
-            text = resources.files("classifier.data").joinpath(DEFAULT_RULES).read_text("utf-8")
-            source = f"classifier/data/{DEFAULT_RULES}"
-        else:
-            text, source = Path(path).read_text("utf-8"), str(path)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise RulesError(f"{source}: not valid YAML ({error})") from error
-        return cls(*parse_rules(data, source), source=source)
+        rules, vocabulary, source = read_rules(path)
+        return cls(rules, vocabulary, source)
 
     # The hot path: first rule that fires wins. It decides as `explain` does, but judges only
     # the rules with a phrase all of whose words the message holds.
@@ -403,68 +205,3 @@ class SafetyRules:
                     if tokens[j].sentence == sentence and tokens[j].lemma in cue.before_only:
                         return f"{kind} cue «{tokens[j].text}» before it"
         return None
-
-
-# -- loading -------------------------------------------------------------------------------------
-def _phrases(values: object, where: str) -> tuple[Phrase, ...]:
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise RulesError(f"{where}: expected a list of phrases (strings of lemmas), got {values!r}")
-    return tuple(Phrase(tuple(v.lower().replace("ё", "е").split())) for v in values)
-
-
-def parse_rules(data: object, source: str) -> tuple[list[Rule], Vocabulary]:
-    if not isinstance(data, dict) or "rules" not in data:
-        raise RulesError(f"{source}: expected a mapping with 'rules', 'cues' and 'idioms'")
-    settings = data.get("settings", {})
-    cues = {}
-    for kind, body in (data.get("cues") or {}).items():
-        if kind not in CUE_KINDS:
-            raise RulesError(f"{source}: cues.{kind}: expected one of {', '.join(CUE_KINDS)}")
-        if body.get("scope", "sentence") not in SCOPES:
-            raise RulesError(f"{source}: cues.{kind}.scope: expected one of {', '.join(SCOPES)}")
-        cues[kind] = CueSet(
-            kind=kind,
-            scope=body.get("scope", "sentence"),
-            phrases=_phrases(body.get("phrases", []), f"{source}: cues.{kind}.phrases"),
-            before_only=tuple(body.get("before", [])),
-        )
-    vocabulary = Vocabulary(
-        gap=int(settings.get("gap", 2)),
-        near=int(settings.get("near_sentences", 1)),
-        negators=frozenset(settings.get("negators", ["не", "нет", "ни"])),
-        negation_window=int(settings.get("negation_window", 2)),
-        cues=cues,
-        idioms=_phrases(data.get("idioms", []), f"{source}: idioms"),
-        context=frozenset(w.lower() for w in data.get("context", [])),
-    )
-    rules, seen = [], set()
-    for n, body in enumerate(data["rules"]):
-        where = f"{source}: rules[{n}]"
-        if not isinstance(body, dict) or not {"id", "action", "phrases"} <= body.keys():
-            raise RulesError(f"{where}: expected 'id', 'action' and 'phrases'")
-        if body["id"] in seen:
-            raise RulesError(f"{where}: duplicate rule id {body['id']!r}")
-        seen.add(body["id"])
-        category = body.get("category")
-        if category is not None and category not in CATEGORIES:
-            raise RulesError(
-                f"{where}: category must be one of {', '.join(CATEGORIES)} or "
-                f"empty; got {category!r}"
-            )
-        unknown = set(body.get("cancelled_by", CUE_KINDS)) - set(CUE_KINDS)
-        if unknown:
-            raise RulesError(f"{where}: unknown cue kinds {sorted(unknown)}")
-        rules.append(
-            Rule(
-                id=body["id"],
-                title=body.get("title", body["id"]),
-                category=category,
-                action=body["action"],
-                phrases=_phrases(body["phrases"], f"{where}.phrases"),
-                cancelled_by=tuple(body.get("cancelled_by", CUE_KINDS)),
-                needs_context=bool(body.get("needs_context", True)),
-                skip_imperative=bool(body.get("skip_imperative", False)),
-                skip_quoted=bool(body.get("skip_quoted", True)),
-            )
-        )
-    return rules, vocabulary

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from api.storage import Base
+from pettriage.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

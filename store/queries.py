@@ -1,6 +1,7 @@
-"""Every classification is stored: who asked what, what we answered, with which model, when.
+"""Reads and writes of the service's database: predictions, corrections, the review queue.
 
-Re-classifying a message id adds a row; the history of a message is all its rows in order.
+Each function takes a session and commits what it writes; none raises an HTTP error (the
+service's routes decide what a missing row means to a caller).
 """
 
 from __future__ import annotations
@@ -10,50 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    DateTime,
-    Float,
-    Integer,
-    String,
-    Text,
-    delete,
-    exists,
-    insert,
-    select,
-)
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
+from sqlalchemy.orm import Session, aliased
 
-ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Prediction(Base):
-    __tablename__ = "predictions"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(200), index=True)
-    channel: Mapped[str | None] = mapped_column(String(20))
-    text: Mapped[str] = mapped_column(Text)
-    is_hard: Mapped[bool] = mapped_column(Boolean, index=True)
-    category: Mapped[str] = mapped_column(String(40), index=True)
-    urgency: Mapped[str] = mapped_column(String(20), index=True)
-    reporter: Mapped[str] = mapped_column(String(20))
-    needs_review: Mapped[bool] = mapped_column(Boolean)
-    safety_fired: Mapped[bool] = mapped_column(Boolean)
-    decision: Mapped[dict] = mapped_column(JSON)
-    model_version: Mapped[str] = mapped_column(String(40))
-    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    meta: Mapped[dict | None] = mapped_column("metadata", JSON)
-    review_priority: Mapped[float] = mapped_column(Float, default=0.0)
-    review_reason: Mapped[str | None] = mapped_column(String(40))
+from .review_queue import priority
+from .tables import AuditItem, Feedback, Prediction
 
 
 @dataclass(frozen=True)
@@ -112,50 +75,6 @@ def page(session: Session, filters: Filters, limit: int, after: int = 0) -> list
     if filters.category is not None:
         query = query.where(Prediction.category == filters.category)
     return list(session.scalars(query.order_by(Prediction.id).limit(limit)))
-
-
-# --- The quality loop: corrections (append-only) and the audit list ---------------------------
-
-TARGETS = ("prediction", "annotated")  # a stored prediction, or a record of data/annotated/
-VERDICTS = ("correct", "confirm")  # new labels, or "the labels shown are right"
-
-
-class Feedback(Base):
-    """One word of a quality person on one message; later rows supersede earlier ones."""
-
-    __tablename__ = "feedback"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(200), index=True)
-    target: Mapped[str] = mapped_column(String(20))
-    prediction_id: Mapped[int | None] = mapped_column(ID)
-    verdict: Mapped[str] = mapped_column(String(20))
-    labels: Mapped[dict | None] = mapped_column(JSON)  # all four labels after the correction
-    previous: Mapped[dict] = mapped_column(JSON)  # the labels shown when it was made
-    annotator: Mapped[str] = mapped_column(String(100))
-    comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-
-
-class AuditItem(Base):
-    """An annotated record whose label disagrees with out-of-fold predictions (derived data:
-    each `complaints data audit --store` replaces the list)."""
-
-    __tablename__ = "audit_items"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    record_id: Mapped[str] = mapped_column(String(200), index=True)
-    source: Mapped[str] = mapped_column(String(200))
-    text: Mapped[str] = mapped_column(Text)
-    channel: Mapped[str | None] = mapped_column(String(20))
-    labels: Mapped[dict] = mapped_column(JSON)
-    head: Mapped[str] = mapped_column(String(20))
-    given: Mapped[str] = mapped_column(String(40))
-    suggested: Mapped[str] = mapped_column(String(40))
-    confidence: Mapped[float] = mapped_column(Float)
-    given_probability: Mapped[float] = mapped_column(Float)
-    decision: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -257,3 +176,36 @@ def corrections_in_force(session: Session) -> list[Feedback]:
         Feedback.verdict == "correct",
     )
     return list(session.scalars(query.order_by(Feedback.id)))
+
+
+def prediction_row(
+    message_id: str,
+    channel: str | None,
+    text: str,
+    decision,
+    answer: dict,
+    created_at: datetime,
+    received_at: datetime | None = None,
+    meta: dict | None = None,
+) -> dict:
+    """The stored row of one classification (`answer` is `decision.as_dict()`), scored for
+    the review queue."""
+    score, reason = priority(answer, message_id)
+    return dict(
+        message_id=message_id,
+        channel=channel,
+        text=text,
+        is_hard=decision.is_hard,
+        category=decision.category,
+        urgency=decision.urgency,
+        reporter=decision.reporter,
+        needs_review=decision.needs_review,
+        safety_fired=decision.safety_fired,
+        decision=answer,
+        model_version=decision.model_version,
+        received_at=received_at,
+        created_at=created_at,
+        meta=meta,
+        review_priority=score,
+        review_reason=reason,
+    )

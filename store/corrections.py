@@ -15,16 +15,17 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from classifier.dataset import (
+from pettriage.classifier.dataset import (
     Located,
     check_records,
     correction_key,
     near_duplicates_between,
 )
-from classifier.normalize import normalize
-from classifier.records import LABEL_FIELDS, record_problems
+from pettriage.classifier.normalize import normalize
+from pettriage.classifier.records import LABEL_FIELDS, record_problems
 
-from . import storage
+from . import queries
+from .tables import Feedback, Prediction
 
 CORRECTIONS_FILE = "corrections.jsonl"
 
@@ -53,7 +54,7 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def _record(feedback: storage.Feedback, text: str, channel: str | None) -> dict:
+def _record(feedback: Feedback, text: str, channel: str | None) -> dict:
     return {
         "id": f"fb-{feedback.id}",
         "text": text,
@@ -80,12 +81,12 @@ def export_corrections(session: Session, data_dir: Path) -> ExportResult:
     originals.update({old.record["id"]: old.record for old, _ in existing.superseded})
     result = ExportResult(path=Path(data_dir) / CORRECTIONS_FILE)
     candidates = []
-    for feedback in storage.corrections_in_force(session):
+    for feedback in queries.corrections_in_force(session):
         if feedback.id in exported:
             result.already += 1
             continue
         if feedback.target == "prediction":
-            row = session.get(storage.Prediction, feedback.prediction_id)
+            row = session.get(Prediction, feedback.prediction_id)
             text, channel = row.text, row.channel
         else:
             original = originals.get(feedback.message_id)

@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
+from pettriage.config import Settings
+
 from .jsonio import dumps_text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -65,3 +67,9 @@ def reachable(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+def open_sessions(settings: Settings) -> sessionmaker:
+    """A session factory on the configured database, its schema migrated first."""
+    migrate(settings.db_url, settings.home)
+    return make_sessions(make_engine(settings.db_url))

@@ -1,0 +1,192 @@
+"""The service: what the routes do, built once per worker in the app's lifespan.
+
+All classification work — one message, a `/batch` request, an e-mail — goes through
+`TriageService.classify`, which runs in the worker's one batcher thread (`batcher`), with the
+champion of that moment, stores every decision and says what the procedure requires now. Routes
+only turn HTTP into calls of this object, and its errors (`NoModel`, `EmailError`,
+`TextTooLong`) into HTTP answers.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from pettriage.classifier.labels import HEAD_LABELS
+from pettriage.classifier.records import MAX_TEXT_CHARS, Message
+from pettriage.classifier.safety import SafetyRules
+from pettriage.config import Settings
+from pettriage.store import queries
+from pettriage.store.db import make_engine, make_sessions, migrate, reachable
+
+from . import metrics
+from .actions import actions_for
+from .batcher import Batcher
+from .champion import Champion
+from .email_intake import IncomingEmail, parse
+from .schemas import ClassifyRequest
+
+log = logging.getLogger("api")
+
+
+class NoModel(Exception):
+    """No model is loaded yet."""
+
+    def __str__(self) -> str:
+        return "no model loaded yet; train one with `complaints train`"
+
+
+class TextTooLong(ValueError):
+    """An e-mail's new text is over the limit of a message."""
+
+
+@dataclass(frozen=True)
+class Email:
+    """A classified e-mail: the answer, and what was read from the e-mail."""
+
+    answer: dict
+    email: IncomingEmail
+
+
+class TriageService:
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker):
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.champion = Champion(settings, SafetyRules.load())
+        self.batcher: Batcher[ClassifyRequest, dict] = Batcher(self._work)
+        self._settled = None
+
+    @classmethod
+    def start(cls, settings: Settings) -> TriageService:
+        """Migrate the database, connect, and load the champion if there is one."""
+        migrate(settings.db_url, settings.home)
+        engine = make_engine(settings.db_url)
+        service = cls(settings, engine, make_sessions(engine))
+        try:
+            service.champion.load_local()
+        except Exception as error:  # no model yet, or one that does not load: answer 503
+            log.error("%s The service answers 503 until a model is trained and reloaded.", error)
+        service._settled = service.champion.model
+        _settle_heap()
+        return service
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        self.engine.dispose()
+
+    # -- classification ---------------------------------------------------------------------
+    async def classify(self, requests: list[ClassifyRequest]) -> list[dict]:
+        """Answers in the order of `requests`, each stored (or `"stored": false`)."""
+        return await self.batcher.submit(requests)
+
+    async def classify_email(self, raw: bytes, message_id: str | None = None) -> Email:
+        email = parse(raw)
+        if len(email.text) > MAX_TEXT_CHARS:
+            raise TextTooLong(
+                f"the e-mail's new text is {len(email.text)} characters long; "
+                f"the limit is {MAX_TEXT_CHARS}"
+            )
+        request = ClassifyRequest(
+            message_id=message_id,
+            text=email.text,
+            channel="email",
+            metadata={"subject": email.subject},
+        )
+        (answer,) = await self.classify([request])
+        return Email(answer, email)
+
+    def _work(self, requests: list[ClassifyRequest]) -> list[dict]:
+        """The batcher thread's work: one model for the whole batch, even if a reload lands
+        meanwhile."""
+        champion = self.champion
+        champion.maybe_refresh()
+        model = champion.model
+        if model is None:
+            raise NoModel
+        if model is not self._settled:
+            self._settled = model
+            _settle_heap()
+        with self.sessions() as session:
+            return self._classify_and_store(requests, model, session)
+
+    def _classify_and_store(self, requests: list[ClassifyRequest], model, session) -> list[dict]:
+        """A failed store does not lose the answer: it is counted in /metrics and logged.
+        Answers have the shape of `schemas.Classification` and are sent as they are:
+        validating them again cost a millisecond."""
+        ids = [r.message_id or f"gen-{uuid.uuid4().hex}" for r in requests]
+        messages = (Message(r.text, r.channel, i) for r, i in zip(requests, ids, strict=True))
+        decisions = model.map(messages)
+        metrics.count_decisions(decisions)
+        answers = [d.as_dict() for d in decisions]
+        now = datetime.now(UTC)
+        stored = True
+        try:
+            queries.save(
+                session,
+                [
+                    queries.prediction_row(
+                        i, r.channel, r.text, d, a, now, r.received_at, r.metadata
+                    )
+                    for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
+                ],
+            )
+        except Exception:
+            session.rollback()
+            stored = False
+            metrics.STORE_FAILURES.inc(len(requests))
+            log.exception("could not store %d classifications; answering anyway", len(requests))
+        contacts = self.settings.contacts
+        return [
+            a | {"message_id": i, "stored": stored, "actions": actions_for(d, r.channel, contacts)}
+            for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
+        ]
+
+    # -- the model and the health of the worker ---------------------------------------------
+    def model_info(self) -> dict:
+        champion = self.champion
+        if champion.model is None:
+            raise NoModel
+        meta = champion.meta
+        return {
+            "version": champion.version,
+            "mlflow_run_id": meta.get("run_id"),
+            "created_at": meta.get("created_at"),
+            "metrics": meta.get("metrics", {}),
+            "data_hash": meta.get("data_hash"),
+            "labels": {name: list(labels) for name, labels in HEAD_LABELS.items()},
+            "review_thresholds": meta.get("review_thresholds"),
+            "safety_rules": champion.rules.source,
+        }
+
+    def readiness(self) -> dict:
+        checks = {
+            "model_loaded": self.champion.model is not None,
+            "database": reachable(self.engine),
+        }
+        return {"ready": all(checks.values()), **checks, "model_version": self.champion.version}
+
+    def reload(self) -> tuple[str | None, str]:
+        """(version before, version now) after loading what the registry's alias names."""
+        before = self.champion.version
+        try:
+            version = self.champion.reload_from_registry()
+        except Exception:
+            metrics.RELOADS.labels("failed").inc()
+            raise
+        metrics.RELOADS.labels("ok").inc()
+        return before, version
+
+
+def _settle_heap() -> None:
+    """Move what is alive now (the model, the libraries) out of the garbage collector's sight:
+    a full collection walked all of it and stopped the worker for 300-400 ms, which queued a
+    hundred requests behind it."""
+    gc.collect()
+    gc.freeze()

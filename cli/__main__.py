@@ -1,0 +1,5 @@
+import sys
+
+from pettriage.cli import main
+
+sys.exit(main())

@@ -1,0 +1,146 @@
+"""The one configuration object of the service, the command line and training: `Settings`.
+
+It is built once where a program starts and passed down; nothing else in the project reads the
+environment. Where a value comes from, strongest first:
+
+1. arguments given to `Settings(...)` (tests, the training job that a worker starts);
+2. environment variables: `COMPLAINTS_<NAME>` for every field below, and the customary
+   `DATABASE_URL`, `MLFLOW_TRACKING_URI` and `PROMETHEUS_MULTIPROC_DIR`;
+3. the YAML file named by `COMPLAINTS_CONFIG`, with the field names as keys (`api_keys`,
+   `contacts`, …);
+4. the defaults below.
+
+Contacts of the senior managers and the API keys are configuration, never code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_VARIABLE = "COMPLAINTS_CONFIG"
+PROMOTE_TOLERANCE = 0.02  # macro-F1 a head may lose in `promote`; about the spread of retraining
+
+
+class Role(StrEnum):
+    channel = "channel"  # chat and e-mail channels: classify
+    router = "router"  # routers: read predictions
+    quality = "quality"  # quality staff: feedback and review
+    admin = "admin"  # models, and everything else
+
+
+class Contact(BaseModel):
+    name: str
+    phone: str = ""
+    chat: str = ""
+
+
+NOT_SET = "не настроено: укажите в COMPLAINTS_CONTACTS"
+
+
+class Contacts(BaseModel):
+    on_call: Contact = Contact(name="дежурный старший менеджер", phone=NOT_SET)
+    client_side: Contact = Contact(name="старший менеджер по клиентам", phone=NOT_SET)
+    executor_side: Contact = Contact(name="старший менеджер по исполнителям", phone=NOT_SET)
+    hard_case_form: str = NOT_SET
+    senior_chat: str = NOT_SET
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the project keeps its data and models."""
+
+    home: Path
+    data: Path  # annotated JSONL files
+    test_ids: Path  # the frozen test split, one id per line
+    models: Path  # trained artifacts, git-ignored
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COMPLAINTS_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=Path.cwd)
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "COMPLAINTS_DATABASE_URL")
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "COMPLAINTS_MLFLOW_TRACKING_URI"),
+        description="an MLflow server or store; default: sqlite:///<home>/mlflow.db",
+    )
+    models_dir: Path | None = None  # default: <home>/models
+    data_dir: Path | None = None  # the annotated corpus (default: <home>/data/annotated)
+    test_ids: Path | None = None  # the frozen test split (default: data/splits/test_ids.txt)
+    promote_tolerance: float = PROMOTE_TOLERANCE
+    train_folds: int = 5  # cross-validation folds of every training, the first one included
+    api_keys: dict[str, Role] = {}
+    contacts: Contacts = Contacts()
+    max_email_bytes: int = 5 * 1024 * 1024
+    refresh_seconds: float = 2.0  # how often a worker looks for a new champion
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "COMPLAINTS_PROMETHEUS_DIR"),
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_VARIABLE)
+        if path:
+            if not Path(path).is_file():
+                raise FileNotFoundError(
+                    f"{CONFIG_VARIABLE}={path}: expected a YAML file of settings, found none"
+                )
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.home / 'complaints.db'}"
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def models(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(
+            home=self.home,
+            data=self.data_dir or self.home / "data" / "annotated",
+            test_ids=self.test_ids or self.home / "data" / "splits" / "test_ids.txt",
+            models=self.models,
+        )
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def own_tracking_store(self) -> bool:
+        """MLflow is the embedded store in <home>, with artifacts in <home>/mlartifacts."""
+        return self.mlflow_tracking_uri is None
+
+    @property
+    def open_mode(self) -> bool:
+        """No keys configured: every caller is trusted, so only loopback callers are served."""
+        return not self.api_keys

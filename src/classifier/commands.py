@@ -1,0 +1,255 @@
+"""The library's own commands of `complaints`: classify, evaluate, rules, data check.
+
+Each layer adds the commands it can run by itself to the one parser that the command line
+(`pettriage.cli`) composes; these need nothing above the library. What they need from the
+program (where the corpus and the models are, how to get a model when there is none yet) comes
+in a `Context`, so the library reads no configuration of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .labels import CATEGORIES, CATEGORY_NAMES_RU, CHANNELS
+from .records import InvalidInput, Message, message_from_dict
+
+
+class Commands(Protocol):
+    """What a layer adds its commands to (`pettriage.cli.CommandLine`)."""
+
+    def command(self, name: str, help: str) -> argparse.ArgumentParser: ...
+
+    def subcommand(self, group: str, name: str, help: str) -> argparse.ArgumentParser: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    data: Path  # the annotated corpus
+    models: Path  # trained models, with the champion pointer
+    load_model: Callable[[Path | None], object]  # a model file, or None for the champion
+
+
+def add_commands(cli: Commands, context: Context) -> None:
+    classify = cli.command("classify", "classify messages")
+    source = classify.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help='JSONL, one {"id", "text", "channel"?} a line')
+    source.add_argument("--text", help="one message, printed readably")
+    classify.add_argument("--channel", choices=CHANNELS, help="channel of --text")
+    classify.add_argument("--output", type=Path, help="JSONL answers (default: standard output)")
+    classify.add_argument("--model", type=Path, help="model file (default: the champion)")
+    classify.set_defaults(handler=lambda args: cmd_classify(args, context))
+
+    evaluate = cli.command("evaluate", "metrics of the model on a labelled file")
+    evaluate.add_argument("--input", type=Path, required=True)
+    evaluate.add_argument("--model", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")
+    evaluate.set_defaults(handler=lambda args: cmd_evaluate(args, context))
+
+    check = cli.subcommand("data", "check", "validate data/annotated and print its counts")
+    check.add_argument("--dir", type=Path, help="default: data/annotated")
+    check.add_argument("--markdown", action="store_true", help="also print the counts as a table")
+    check.set_defaults(handler=lambda args: cmd_data_check(args, context))
+
+    explain = cli.subcommand("rules", "explain", "each rule's verdict on one text, and why")
+    explain.add_argument("text")
+    explain.add_argument("--rules", type=Path, help="rules file (default: the packaged one)")
+    explain.set_defaults(handler=cmd_rules_explain)
+    test = cli.subcommand("rules", "test", "rules alone on a labelled file: recall, false alarms")
+    test.add_argument("--input", type=Path, required=True)
+    test.add_argument("--rules", type=Path)
+    test.set_defaults(handler=cmd_rules_test)
+
+
+# -- classify / evaluate ------------------------------------------------------------------------
+def read_messages(path: Path) -> Iterator[tuple[int, Message | InvalidInput]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                yield number, InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})")
+                continue
+            try:
+                message = message_from_dict(data)
+            except InvalidInput as error:
+                yield number, error
+                continue
+            yield (
+                number,
+                message if message.id else Message(message.text, message.channel, f"line-{number}"),
+            )
+
+
+def cmd_classify(args, context: Context) -> int:
+    model = context.load_model(args.model)
+    if args.text is not None:
+        try:
+            message = message_from_dict({"text": args.text, "channel": args.channel})
+        except InvalidInput as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(readable(model.map([message])[0]))
+        return 0
+    parsed = list(read_messages(args.input))
+    bad = [(n, e) for n, e in parsed if isinstance(e, InvalidInput)]
+    for number, error in bad:
+        print(f"{args.input}:{number}: {error}", file=sys.stderr)
+    good = [m for _, m in parsed if isinstance(m, Message)]
+    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for decision in model.map(good):
+            out.write(json.dumps(decision.as_dict(), ensure_ascii=False) + "\n")
+    finally:
+        if args.output:
+            out.close()
+    if bad:
+        print(f"{len(bad)} of {len(parsed)} lines were not classified", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def readable(decision) -> str:
+    heads = decision.heads
+    lines = [
+        f"category  {decision.category} — {CATEGORY_NAMES_RU[decision.category]} "
+        f"(p={heads['category'].probability:.2f}; next: "
+        + ", ".join(f"{label} {p:.2f}" for label, p in heads["category"].alternatives)
+        + ")",
+        f"is_hard   {str(decision.is_hard).lower()} (p={heads['is_hard'].probability:.2f})",
+        f"urgency   {decision.urgency} (p={heads['urgency'].probability:.2f})",
+        f"reporter  {decision.reporter} (p={heads['reporter'].probability:.2f})",
+        "words     " + ", ".join(w["lemma"] for w in decision.explanation["category"]),
+    ]
+    override = decision.override
+    if override is not None:
+        lines.append(
+            f"SAFETY    rule {override.rule} on «{' '.join(override.matched)}»: {override.action}"
+        )
+    if decision.needs_review:
+        lines.append("review    needs a human: " + "; ".join(decision.review_reasons))
+    lines.append(f"model     v{decision.model_version}")
+    return "\n".join(lines)
+
+
+def read_labelled(path: Path) -> list[dict]:
+    from .dataset import read_lines
+    from .records import record_problems
+
+    records, problems = [], []
+    for number, obj in read_lines(path):
+        errors = (
+            [f"not valid JSON ({obj.msg})"]
+            if isinstance(obj, json.JSONDecodeError)
+            else record_problems(obj)
+        )
+        problems += [f"{path}:{number}: {e}" for e in errors]
+        if not errors:
+            records.append(obj)
+    if problems:
+        raise ValueError("labelled file has invalid lines:\n  " + "\n  ".join(problems[:20]))
+    return records
+
+
+def cmd_evaluate(args, context: Context) -> int:
+    from .metrics import evaluate_decisions, format_report
+
+    records = read_labelled(args.input)
+    model = context.load_model(args.model)
+    decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in records)
+    report = evaluate_decisions(records, decisions)
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
+    return 0
+
+
+# -- data ---------------------------------------------------------------------------------------
+def cmd_data_check(args, context: Context) -> int:
+    from .dataset import check_corpus
+
+    directory = args.dir or context.data
+    result = check_corpus(directory)
+    print(f"{len(result.records)} valid records in force in {directory}")
+    if result.superseded:
+        print(f"  {len(result.superseded)} records superseded by later corrections (kept in files)")
+    for name, counts in result.counts.items():
+        print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    v = result.variety
+    if v:
+        print(
+            f"  distinct lemmas per 1,000 tokens: {v['distinct_lemmas_per_1000_tokens']:.1f}; "
+            f"messages sharing their first three words: {v['shared_opening_share']:.1%}"
+        )
+    if args.markdown:
+        print("\n" + counts_table([item.record for item in result.records]))
+    if result.problems:
+        print(f"\n{len(result.problems)} problems:", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print("data check passed")
+    return 0
+
+
+def counts_table(records: list[dict]) -> str:
+    """Markdown: per category, how many are hard, critical, from executors, per channel."""
+    header = ["category", "total", "hard", "critical", "executor", *CHANNELS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for category in (*CATEGORIES, None):
+        rows = [r for r in records if category is None or r["category"] == category]
+        cells = [
+            "**all**" if category is None else f"`{category}`",
+            len(rows),
+            sum(r["is_hard"] for r in rows),
+            sum(r["urgency"] == "critical" for r in rows),
+            sum(r["reporter"] == "executor" for r in rows),
+            *(sum(r["channel"] == c for r in rows) for c in CHANNELS),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+# -- rules --------------------------------------------------------------------------------------
+def cmd_rules_explain(args) -> int:
+    from .features import prepare
+    from .safety import SafetyRules
+
+    rules = SafetyRules.load(args.rules)
+    item = prepare([args.text])[0]
+    print("lemmas: " + " ".join(item.lemmas))
+    for verdict in rules.explain(item):
+        mark = "FIRES" if verdict.fired else "  -  "
+        matched = f" «{' '.join(verdict.matched)}»" if verdict.matched else ""
+        print(f"{mark} {verdict.rule:18}{matched} {verdict.reason}")
+    fired = rules.check(item)
+    print(f"\nverdict: {'critical, rule ' + fired.rule if fired else 'no override'}")
+    return 0
+
+
+def cmd_rules_test(args) -> int:
+    from .safety import SafetyRules
+
+    records = read_labelled(args.input)
+    rules = SafetyRules.load(args.rules)
+    fired = rules.check_texts([r["text"] for r in records])
+    critical = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] == "critical"]
+    rest = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] != "critical"]
+    recall = sum(1 for _, f in critical if f) / len(critical) if critical else float("nan")
+    false_rate = sum(1 for _, f in rest if f) / len(rest) if rest else 0.0
+    print(
+        f"rules alone on {len(records)} messages: recall of critical {recall:.1%} "
+        f"({sum(1 for _, f in critical if f)}/{len(critical)}), false alarms on the rest "
+        f"{false_rate:.2%} ({sum(1 for _, f in rest if f)}/{len(rest)})"
+    )
+    print("\nmissed critical:")
+    for r, _ in ((r, f) for r, f in critical if not f):
+        print(f"  {r['id']}: {r['text'][:160]!r}")
+    print("\nfalse alarms:")
+    for r, f in ((r, f) for r, f in rest if f):
+        print(f"  {r['id']} [{f.rule}: {' '.join(f.matched)}]: {r['text'][:160]!r}")
+    return 0
