@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ("ours", "fasttext", "spacy-bow", "spacy-ensemble")
-HEADS = ("category", "is_hard", "urgency")
+# The heads compared: the library's, less the reporter (the peers would need a model more).
+COMPARED = ("category", "is_hard", "urgency")
 
 
 def split_corpus():
@@ -35,21 +36,24 @@ def split_corpus():
     )[:2]
 
 
-def label(record: dict, head: str) -> str:
-    return str(record[head]).lower()
+def labels_of(records: list[dict]) -> dict[str, list[str]]:
+    """Each compared head's labels, as the library's heads name them (`is_hard`: "true")."""
+    from pettriage.classifier.records import head_labels_of
+
+    return {head: labels for head, labels in head_labels_of(records).items() if head in COMPARED}
 
 
 def score(test: list[dict], predicted: dict[str, list[str]]) -> dict:
-    from sklearn.metrics import f1_score
+    """The library's own per-head report (`metrics.head_report`) on the compared heads."""
+    from pettriage.classifier.metrics import head_report
 
-    truth = {h: [label(r, h) for r in test] for h in HEADS}
-    critical = [t == "critical" for t in truth["urgency"]]
-    said = [p == "critical" for p in predicted["urgency"]]
+    report = {
+        head: head_report(head, truth, predicted[head]) for head, truth in labels_of(test).items()
+    }
     return {
-        "category_macro_f1": f1_score(truth["category"], predicted["category"], average="macro"),
-        "is_hard_f1": f1_score(truth["is_hard"], predicted["is_hard"], pos_label="true"),
-        "critical_recall": sum(c and s for c, s in zip(critical, said, strict=True))
-        / max(sum(critical), 1),
+        "category_macro_f1": report["category"]["macro_f1"],
+        "is_hard_f1": report["is_hard"]["per_class"]["true"]["f1"],
+        "critical_recall": report["urgency"]["per_class"]["critical"]["recall"],
     }
 
 
@@ -60,8 +64,7 @@ class Ours:
         from pettriage.classifier.model import ComplaintClassifier
         from pettriage.classifier.safety import SafetyRules
 
-        self.model = ComplaintClassifier.fit(train)
-        self.model.safety = SafetyRules.load()
+        self.model = ComplaintClassifier.fit(train).with_rules(SafetyRules.load())
         path = folder / "model.joblib"
         artifact.save(self.model, path)
         return path.stat().st_size
@@ -89,15 +92,12 @@ class FastText:
         from pettriage.classifier.normalize import normalize
 
         self.models, size = {}, 0
-        for head in HEADS:
+        for head, labels in labels_of(train).items():
             data = folder / f"{head}.txt"
             data.write_text(
                 "".join(
-                    f"__label__{label(r, head)} {normalize(r['text'])}\n".replace(
-                        "\n", " "
-                    ).rstrip()
-                    + "\n"
-                    for r in train
+                    f"__label__{y} {normalize(r['text'])}".replace("\n", " ") + "\n"
+                    for r, y in zip(train, labels, strict=True)
                 ),
                 encoding="utf-8",
             )
@@ -141,8 +141,8 @@ class SpacyTextcat:
         from spacy.training import Example
 
         self.pipelines, size = {}, 0
-        for head in HEADS:
-            labels = sorted({label(r, head) for r in train})
+        for head, truth in labels_of(train).items():
+            labels = sorted(set(truth))
             nlp = spacy.blank("ru")
             config = {
                 "model": {
@@ -158,9 +158,9 @@ class SpacyTextcat:
             examples = [
                 Example.from_dict(
                     nlp.make_doc(r["text"]),
-                    {"cats": {name: float(name == label(r, head)) for name in labels}},
+                    {"cats": {name: float(name == y) for name in labels}},
                 )
-                for r in train
+                for r, y in zip(train, truth, strict=True)
             ]
             optimizer = nlp.initialize(lambda examples=examples: examples)
             rng = random.Random(0)

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,14 +25,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from pettriage.api.launcher import LiveServer
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.servers import LiveServer, server_env  # noqa: E402
 
 EXTERNAL = (
     ROOT.parent / "shared" / "external" / ("sentirueval2016_telecom_bank_complaint_tweets.jsonl")
 )
 HEADERS = {"X-API-Key": "k-channel"}
+KEYS = {"k-channel": "channel"}  # the one role the benchmark needs
 
 
 def texts() -> list[str]:
@@ -186,11 +186,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             # Metrics in a folder of their own: the collector reads every *.db file there.
             (Path(tmp) / "metrics").mkdir()
-            env = server_env(
-                args.home,
-                f"sqlite:///{Path(tmp) / 'bench.db'}",
-                PROMETHEUS_MULTIPROC_DIR=str(Path(tmp) / "metrics"),
-            )
+            env = {
+                "COMPLAINTS_HOME": str(args.home),
+                "COMPLAINTS_MODELS_DIR": str(args.home / "models"),
+                "DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
+                "COMPLAINTS_API_KEYS": json.dumps(KEYS),
+                "PROMETHEUS_MULTIPROC_DIR": str(Path(tmp) / "metrics"),
+            }
             server = LiveServer(env, workers=workers).start()
             SERVER_PIDS[:] = [server.process.pid]
             try:
