@@ -51,7 +51,7 @@ def test_a_missing_config_file_is_named(clean_env, tmp_path):
 
 def test_a_bad_role_says_what_is_allowed(clean_env, tmp_path):
     clean_env.setenv("COMPLAINTS_API_KEYS", '{"k": "boss"}')
-    with pytest.raises(ValueError, match="channel.*router.*quality.*admin"):
+    with pytest.raises(ValueError, match=r"channel.*router.*quality.*admin"):
         Settings(home=tmp_path)
 
 
