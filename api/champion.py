@@ -3,13 +3,21 @@
 Workers share nothing but the local champion pointer (models/champion.json): a reload in one
 worker rewrites it, and the other workers notice within `refresh_seconds` and load it too.
 The safety rules are read once at start and given to every model this process loads.
+
+Every load — at start, on reload, following another worker — checks the file against the
+SHA-256 the registry recorded at training before reading it (`models/` and the artifact store
+can be written by others; the registry's tags cannot be reached from there). A version that
+fails is `Refused`: the served model stays, and a reload moves the pointer only after the new
+version has loaded, so a refusal leaves the other workers and the next start as they were.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 
 from pettriage.classifier import artifact
 from pettriage.classifier.model import ComplaintClassifier
@@ -19,48 +27,145 @@ from pettriage.config import Settings
 log = logging.getLogger("api")
 
 
+class Refused(Exception):
+    """A version this worker will not serve. The message says which, why, and what is served
+    instead, and names no file: it is sent in HTTP answers (the log has the paths)."""
+
+
 class Champion:
     def __init__(self, settings: Settings, rules: SafetyRules):
         self.settings = settings
         self.models_dir = settings.models
         self.refresh_seconds = settings.refresh_seconds
         self.rules = rules
-        self.model: ComplaintClassifier | None = None
+        self._model: ComplaintClassifier | None = None
         self.meta: dict = {}
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._checked = 0.0
+        self._refused_pointer: tuple[int, int] | None = None  # a pointer file already refused
+
+    @property
+    def model(self) -> ComplaintClassifier | None:
+        """The model to serve now. Reading it first follows a champion that another worker
+        moved (looked for at most once per `refresh_seconds`), so a classification, /v1/model
+        and /readyz all speak of the model this worker would use, also in a worker that has
+        had no traffic since the move."""
+        self.maybe_refresh()
+        return self._model
 
     @property
     def version(self) -> str | None:
-        return self.model.version if self.model else None
+        """The version served at this moment, without looking for a newer one."""
+        return self._model.version if self._model else None
 
     def load_local(self) -> str:
-        """Load the version the local pointer names."""
-        model, meta = artifact.load_champion(self.models_dir, self.rules)
-        with self._lock:
-            self.model, self.meta = model, meta
-            self._checked = time.monotonic()
-        log.info("serving model v%s", model.version)
+        """Load the version the local pointer names, checked against the registry."""
+        version = artifact.champion_version(self.models_dir)
+        if version is None:
+            raise Refused(
+                "no champion model on this disk; train one with `complaints train`; "
+                + self._serving()
+            )
+        path = artifact.model_path(self.models_dir, version)
+        model, meta = self._load(version, path, self._recorded_sha256(version))
+        self._serve(model, meta)
         return model.version
 
     def maybe_refresh(self) -> None:
-        """Follow a champion changed by another worker; cheap enough to call per batch."""
+        """Follow a champion changed by another worker; cheap enough to call per batch. A
+        pointer that was refused is tried again once it is written again."""
         now = time.monotonic()
         if now - self._checked < self.refresh_seconds:
             return
-        self._checked = now
-        version = artifact.champion_version(self.models_dir)
-        if version is not None and version != self.version:
-            try:
-                self.load_local()
-            except artifact.ArtifactError:
-                log.exception(
-                    "could not follow the champion to v%s; still serving v%s", version, self.version
-                )
+        if not self._refreshing.acquire(blocking=False):  # another thread is at it
+            return
+        try:
+            self._checked = now
+            self._follow_pointer()
+        finally:
+            self._refreshing.release()
+
+    def _follow_pointer(self) -> None:
+        stamp = _stamp(self.models_dir / artifact.CHAMPION_FILE)  # before reading it
+        if stamp is None or stamp == self._refused_pointer:
+            return
+        try:
+            version = artifact.champion_version(self.models_dir)
+            if version is None or version == self.version:
+                return
+            self.load_local()
+        except Refused:  # logged where it was refused
+            self._refused_pointer = stamp
+        except (OSError, ValueError, KeyError, TypeError) as error:  # not a pointer we wrote
+            log.error("unreadable champion pointer (%r); %s", error, self._serving())
+            self._refused_pointer = stamp
 
     def reload_from_registry(self) -> str:
-        """Load what the registry alias `champion` points to, fetching it if not on disk."""
-        from pettriage.training.registry import fetch_champion
+        """Serve what the registry alias `champion` names: fetched, loaded whole with the
+        registry's SHA-256, and only then named by the local pointer and served."""
+        from pettriage.training import registry
 
-        fetch_champion(self.settings)
-        return self.load_local()
+        try:
+            fetched = registry.fetch_champion(self.settings)
+        except registry.RegistryRefusal as error:
+            raise self._refuse(str(error), error) from error
+        except Exception as error:  # the registry or its artifact store did not answer
+            log.exception("could not fetch the registry's champion")
+            raise self._refuse(
+                f"the registry's champion could not be fetched ({type(error).__name__}; the "
+                "service log has the details)",
+                error,
+            ) from error
+        model, meta = self._load(fetched.version, fetched.path, fetched.sha256)
+        try:
+            artifact.set_champion(self.models_dir, fetched.version, fetched.sha256)
+        except artifact.ArtifactError as error:  # changed between loading and pointing
+            raise self._refuse(f"v{fetched.version}'s model file {error.reason}", error) from error
+        self._serve(model, meta)
+        return model.version
+
+    # -- the steps ------------------------------------------------------------------------------
+    def _recorded_sha256(self, version: str) -> str:
+        from pettriage.training import registry
+
+        try:
+            return registry.recorded_sha256(self.settings, version)
+        except registry.RegistryRefusal as error:
+            raise self._refuse(str(error), error) from error
+        except Exception as error:
+            log.exception("could not ask the registry for v%s's SHA-256", version)
+            raise self._refuse(
+                f"the registry could not be asked for v{version}'s SHA-256 "
+                f"({type(error).__name__}; the service log has the details)",
+                error,
+            ) from error
+
+    def _load(self, version: str, path: Path, sha256: str) -> tuple[ComplaintClassifier, dict]:
+        try:
+            return artifact.load(path, self.rules, sha256)
+        except artifact.ArtifactError as error:
+            raise self._refuse(f"v{version}'s model file {error.reason}", error) from error
+
+    def _refuse(self, reason: str, cause: Exception) -> Refused:
+        refused = Refused(f"{reason}; {self._serving()}")
+        log.error("%s (%s)", refused, cause)
+        return refused
+
+    def _serving(self) -> str:
+        return f"still serving v{self.version}" if self._model else "no model is served"
+
+    def _serve(self, model: ComplaintClassifier, meta: dict) -> None:
+        with self._lock:
+            self._model, self.meta = model, meta
+            self._checked = time.monotonic()
+        log.info("serving model v%s", model.version)
+
+
+def _stamp(pointer: Path) -> tuple[int, int] | None:
+    """What changes whenever the pointer is written (it is replaced by a rename each time)."""
+    try:
+        status = os.stat(pointer)
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns

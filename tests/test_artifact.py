@@ -19,7 +19,7 @@ def small_model():
 
 @pytest.fixture
 def saved(tmp_path, small_model):
-    path = tmp_path / "m" / "model.joblib"
+    path = tmp_path / "m" / "model.npz"
     artifact.save(small_model, path, run_id="abc", data_hash="h")
     return path
 
@@ -29,6 +29,7 @@ def test_round_trip_keeps_metadata_and_predictions(saved, small_model):
     assert meta["model_version"] == "7" and meta["run_id"] == "abc" and meta["data_hash"] == "h"
     assert meta["labels"]["category"][0] == "death"
     assert set(meta["libraries"]) >= {"scikit-learn", "numpy", "pymorphy3", "spacy"}
+    assert meta["format_version"] == 2 and meta["features"]["params"]["char_ngram_range"] == [2, 5]
     assert len(meta["sha256"]) == 64
     text = "ситтер не пришла, ждали весь день, верните деньги"
     assert loaded(text).probabilities == small_model(text).probabilities
@@ -43,12 +44,9 @@ def test_corrupted_file_is_refused(saved):
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"format_version": 99}, "Expected model format_version=1, got 99"),
-        (
-            {"libraries": {"scikit-learn": "0.1.0", "numpy": "1.0", "scipy": "1.0"}},
-            "saved with scikit-learn==0.1.0",
-        ),
-        ({"labels": {"category": ["x"]}}, "label sets differ"),
+        ({"format_version": 99}, "Expected model format_version=2, got 99"),
+        ({"format_version": 1}, "format_version=1, a pickle, .* Retrain with `complaints train`"),
+        ({"labels": {"category": ["x"]}}, "label sets .* differ"),
     ],
 )
 def test_mismatched_metadata_is_refused(saved, change, fragment):
@@ -61,7 +59,23 @@ def test_mismatched_metadata_is_refused(saved, change, fragment):
 
 def test_missing_model_says_how_to_fix(tmp_path):
     with pytest.raises(artifact.ArtifactError, match="complaints train"):
-        artifact.load(tmp_path / "nothing.joblib")
+        artifact.load(tmp_path / "nothing.npz")
+
+
+def test_format_1_folder_is_told_to_retrain(tmp_path):
+    # What `complaints train` left before format 2: a pickle and its sidecar.
+    folder = artifact.model_path(tmp_path, "1").parent
+    folder.mkdir(parents=True)
+    (folder / "model.joblib").write_bytes(b"not read")
+    (folder / "model.json").write_text(json.dumps({"format_version": 1, "sha256": "0" * 64}))
+    for attempt in (
+        lambda: artifact.load(artifact.model_path(tmp_path, "1")),
+        lambda: artifact.load(folder / "model.joblib"),
+        lambda: artifact.set_champion(tmp_path, "1"),
+    ):
+        with pytest.raises(artifact.ArtifactError, match="format_version=1, a pickle") as error:
+            attempt()
+        assert error.value.reason.startswith("was saved in format 1")
 
 
 def test_champion_pointer(tmp_path, small_model):

@@ -1,7 +1,9 @@
 """The MLflow pyfunc wrapper around our own artifact, so the registry serves a list of texts.
 
 `mlflow.pyfunc.load_model("models:/complaint-classifier@champion").predict(["текст", …])`
-returns one decision dict per text. Our joblib file is the artifact (a few MB), not skops.
+returns one decision dict per text. Our own npz of plain arrays and its sidecar are the
+artifacts (a few MB); loading them runs no code. Here the file is checked against its sidecar's
+SHA-256 only: the service checks the registry's (`registry.expected_sha256`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 The registry (MLflow) is the source of truth; `models/champion.json` is the local pointer the
 service's workers follow. The versions that held the alias, in order, are kept in the
 registered model's tag `champion_history`, so `complaints rollback` can go back step by step.
+
+The registry also holds each version's SHA-256 (tag `sha256`, and `model_sha256` on its run),
+written at training where whoever can write `models/` or the artifact store cannot: every load
+of a version checks its file against it (`expected_sha256`) before reading it, and the local
+pointer only ever names a version that passed.
 """
 
 from __future__ import annotations
@@ -24,11 +29,27 @@ from .split import split
 from .tracking import CHAMPION_ALIAS, REGISTERED_MODEL, configure
 
 HISTORY_TAG = "champion_history"
+SHA256_TAG = "sha256"  # on the model version
+RUN_SHA256_TAG = "model_sha256"  # on its run: there before the version exists
 GATED_HEADS = ("is_hard", "category", "urgency", "reporter")
 
 
 class GateRefused(RuntimeError):
     """The candidate is worse than the champion; the message says where."""
+
+
+class RegistryRefusal(RuntimeError):
+    """The registry names no version to serve, or cannot vouch for one; the message names
+    versions only, never a file."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A version's files on this disk, and the SHA-256 the registry recorded for them."""
+
+    version: str
+    path: Path
+    sha256: str
 
 
 def client():
@@ -61,26 +82,61 @@ def set_champion(
     mlflow_client, settings: Settings, version: str, past: list[str] | None = None
 ) -> None:
     """Move the alias and the local pointer; `past` is the history to record (ending in
-    `version`)."""
+    `version`). The version's file is loaded with the registry's SHA-256 first: one that fails
+    (`artifact.ArtifactError`, `RegistryRefusal`) moves neither."""
     models = settings.models
-    ensure_local(models, version)
+    sha256 = expected_sha256(mlflow_client, version)
+    artifact.load(ensure_local(models, version), None, sha256)
     mlflow_client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
     mlflow_client.set_registered_model_tag(
         REGISTERED_MODEL, HISTORY_TAG, json.dumps(past if past is not None else [version])
     )
-    artifact.set_champion(models, version)
+    artifact.set_champion(models, version, sha256)
+
+
+def expected_sha256(mlflow_client, version: str) -> str:
+    """The SHA-256 of the version's model file as training recorded it in the registry: the
+    version's tag, or, for the moment between registering and tagging, its run's."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model_version = mlflow_client.get_model_version(REGISTERED_MODEL, version)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise RegistryRefusal(f"v{version} is not a registered version") from error
+    on_version = model_version.tags.get(SHA256_TAG)
+    run_id = model_version.run_id
+    on_run = mlflow_client.get_run(run_id).data.tags.get(RUN_SHA256_TAG) if run_id else None
+    if on_version and on_run and on_version != on_run:
+        raise RegistryRefusal(
+            f"v{version}'s SHA-256 differs between its registry version ({on_version[:12]}…) "
+            f"and its run ({on_run[:12]}…); the registry was edited: retrain"
+        )
+    recorded = on_version or on_run
+    if not recorded:
+        raise RegistryRefusal(
+            f"v{version} has no SHA-256 recorded in the registry (it was registered before "
+            "model files were checked); retrain it with `complaints train`"
+        )
+    return recorded
 
 
 def ensure_local(models_dir: Path, version: str) -> Path:
-    """The version's artifact on this disk, fetched from the registry when missing."""
+    """The version's artifact on this disk, fetched from the registry when missing; not
+    checked here (the artifact store is no safer than `models/`): loading checks it."""
     path = artifact.model_path(models_dir, version)
     if not path.exists():
         import mlflow
 
         local = Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_MODEL}/{version}"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(local / "artifacts" / "model.joblib", path)
-        shutil.copy(local / "artifacts" / "model.json", artifact.sidecar_path(path))
+        side = artifact.sidecar_path(path)
+        shutil.copy(local / "artifacts" / side.name, side)
+        # The model file last and renamed into place: its presence means the copy is whole.
+        partial = path.with_suffix(".part")
+        shutil.copy(local / "artifacts" / path.name, partial)
+        partial.replace(path)
     return path
 
 
@@ -125,7 +181,8 @@ class GateResult:
 
 
 def test_figures(settings: Settings, version: str, test_records: list[dict], rules) -> dict:
-    model, _ = artifact.load(ensure_local(settings.models, version), rules)
+    sha256 = expected_sha256(client(), version)
+    model, _ = artifact.load(ensure_local(settings.models, version), rules, sha256)
     decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in test_records)
     return summary(evaluate_decisions(test_records, decisions))
 
@@ -225,13 +282,20 @@ def versions(settings: Settings) -> list[dict]:
     return sorted(rows, key=lambda r: -int(r["version"]))
 
 
-def fetch_champion(settings: Settings) -> str:
-    """The version the registry alias `champion` names, on this disk and named by the local
-    pointer that the service's workers follow."""
+def fetch_champion(settings: Settings) -> Fetched:
+    """The version the registry alias `champion` names, on this disk, with its SHA-256. The
+    local pointer is left alone: the caller loads the file with that SHA-256 and moves the
+    pointer only if it loads (`artifact.set_champion`)."""
     configure(settings)
-    version = champion_version(client())
+    mlflow_client = client()
+    version = champion_version(mlflow_client)
     if version is None:
-        raise RuntimeError("the registry has no champion yet; train one with `complaints train`")
-    ensure_local(settings.models, version)
-    artifact.set_champion(settings.models, version)
-    return version
+        raise RegistryRefusal("the registry has no champion yet; train one with `complaints train`")
+    sha256 = expected_sha256(mlflow_client, version)
+    return Fetched(version, ensure_local(settings.models, version), sha256)
+
+
+def recorded_sha256(settings: Settings, version: str) -> str:
+    """`expected_sha256` with the registry the settings name."""
+    configure(settings)
+    return expected_sha256(client(), version)

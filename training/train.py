@@ -22,7 +22,7 @@ from pettriage.classifier.records import Message
 from pettriage.classifier.safety import SafetyRules
 from pettriage.config import Paths, Settings
 
-from .registry import champion_version, history, set_champion
+from .registry import RUN_SHA256_TAG, SHA256_TAG, champion_version, history, set_champion
 from .split import split
 from .tracking import REGISTERED_MODEL, configure
 
@@ -33,7 +33,6 @@ PIP_REQUIREMENTS = [
     "spacy",
     "pymorphy3",
     "pymorphy3-dicts-ru",
-    "joblib",
     "pyyaml",
 ]
 PROBABILITY_GRID = np.round(np.arange(0.30, 0.91, 0.05), 2)
@@ -200,7 +199,7 @@ def train(
         )
 
         path = artifact.model_path(paths.models, version)
-        artifact.save(
+        saved = artifact.save(
             model,
             path,
             run_id=run.info.run_id,
@@ -208,6 +207,9 @@ def train(
             metrics=summary(test),
             n_train=len(train_records),
         )
+        # The SHA-256 that every later load is checked against, kept in the registry, where
+        # whoever can replace the file and its sidecar cannot.
+        mlflow.set_tag(RUN_SHA256_TAG, saved["sha256"])
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ComplaintPyfunc(),
@@ -216,6 +218,7 @@ def train(
             pip_requirements=PIP_REQUIREMENTS,
         )
     registered = str(info.registered_model_version)
+    client.set_model_version_tag(REGISTERED_MODEL, registered, SHA256_TAG, saved["sha256"])
     if registered != version:
         raise RuntimeError(
             f"Expected to register version {version}, MLflow made {registered}; "

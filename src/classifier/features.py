@@ -212,3 +212,54 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_word_cache"}
+
+    # -- persistence as plain data (see artifact.py): nothing here needs pickle to be read back
+    def fitted_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-able values, arrays): everything `transform` and the explanations read."""
+        params = self.get_params() | {"char_ngram_range": list(self.char_ngram_range)}
+        arrays = {
+            "word_terms": _terms(self.words_.vocabulary_),
+            "word_idf": np.asarray(self.words_.idf_),
+            "char_terms": _terms(self.chars_.vocabulary_),
+            "char_idf": np.asarray(self.chars_.idf_),
+        }
+        return {"params": params}, arrays
+
+    @classmethod
+    def from_fitted_state(cls, state: dict, arrays: dict[str, np.ndarray]) -> FeatureBuilder:
+        """The fitted builder again, without a scikit-learn object (fitting needs them,
+        transforming does not)."""
+        params = state["params"]
+        builder = cls(**params | {"char_ngram_range": tuple(params["char_ngram_range"])})
+        builder.words_ = FittedVocabulary.from_terms(arrays["word_terms"], arrays["word_idf"])
+        builder.chars_ = FittedVocabulary.from_terms(arrays["char_terms"], arrays["char_idf"])
+        builder.n_words_ = len(builder.words_.vocabulary_)
+        builder.n_chars_ = len(builder.chars_.vocabulary_)
+        builder.word_names_ = arrays["word_terms"]
+        return builder
+
+
+@dataclass(frozen=True, slots=True)
+class FittedVocabulary:
+    """What `FeatureBuilder.transform` reads of a fitted TfidfVectorizer, under the same names:
+    n-gram → column, and the IDF weights."""
+
+    vocabulary_: dict[str, int]
+    idf_: np.ndarray
+
+    @classmethod
+    def from_terms(cls, terms: np.ndarray, idf: np.ndarray) -> FittedVocabulary:
+        if len(terms) != len(idf):
+            raise ValueError(f"Expected one IDF weight per n-gram, got {len(idf)} for {len(terms)}")
+        return cls(dict(zip(terms.tolist(), range(len(terms)), strict=True)), idf)
+
+
+def _terms(vocabulary: dict[str, int]) -> np.ndarray:
+    """A vocabulary's n-grams in column order, as a numpy unicode array."""
+    ordered = sorted(vocabulary, key=vocabulary.__getitem__)
+    if [vocabulary[t] for t in ordered] != list(range(len(ordered))):
+        raise ValueError("Expected a vocabulary numbering its columns 0…n-1")
+    terms = np.array(ordered, dtype=str)
+    if terms.tolist() != ordered:  # numpy drops trailing NUL characters
+        raise ValueError("A vocabulary n-gram ends in a NUL character and cannot be stored")
+    return terms

@@ -84,6 +84,35 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         # array on every product, which was most of the time of one message.
         self.weights_ = np.ascontiguousarray(self.weights_)
 
+    # -- persistence as plain data (see artifact.py): nothing here needs pickle to be read back
+    def fitted_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-able values, arrays): the compiled arrays that prediction and explanations
+        read, without the scikit-learn model they were compiled from."""
+        state = {
+            "params": self.get_params() | {"labels": list(self.labels)},
+            "columns": [int(c) for c in self._columns],
+            "n_folds": int(self.n_folds_),
+        }
+        arrays = {"weights": self.weights_, "intercepts": self.intercepts_, "coef": self.coef_}
+        if self.slopes_ is not None:  # calibrated; otherwise the SVM's scores are softmaxed
+            arrays |= {"slopes": self.slopes_, "offsets": self.offsets_}
+        return state, arrays
+
+    @classmethod
+    def from_fitted_state(cls, state: dict, arrays: dict[str, np.ndarray]) -> LinearHead:
+        params = state["params"]
+        head = cls(**params | {"labels": tuple(params["labels"])})
+        head.classes_ = np.asarray(head.labels)
+        head._columns = [int(c) for c in state["columns"]]
+        head.n_folds_ = int(state["n_folds"])
+        head.weights_ = np.ascontiguousarray(arrays["weights"])
+        head.intercepts_ = arrays["intercepts"]
+        head.coef_ = arrays["coef"]
+        head.slopes_, head.offsets_ = arrays.get("slopes"), arrays.get("offsets")
+        if (head.slopes_ is None) != (head.offsets_ is None):
+            raise ValueError("Expected both calibration arrays (slopes and offsets) or neither")
+        return head
+
     def _label_weights(self, estimators) -> np.ndarray:
         """Weights per label (rows in `labels` order), averaged over the calibrated folds."""
         coef = np.mean([e.coef_ for e in estimators], axis=0)

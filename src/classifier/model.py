@@ -9,7 +9,7 @@ rules), never assigned afterwards.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -109,6 +109,42 @@ class ComplaintClassifier:
     def __setstate__(self, state: dict) -> None:
         state.pop("safety", None)  # files written before the rules were given at construction
         self.__dict__.update(state, rules=None)
+
+    # -- persistence as plain data (see artifact.py) ----------------------------------------
+    def fitted_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-able values, arrays) from which `from_fitted_state` rebuilds this model; the
+        arrays are named `features.<name>` and `heads.<head>.<name>`."""
+        features, arrays = self.features.fitted_state()
+        arrays = {f"features.{name}": array for name, array in arrays.items()}
+        heads = {}
+        for head, model in self.heads.items():
+            heads[head], head_arrays = model.fitted_state()
+            arrays |= {f"heads.{head}.{name}": array for name, array in head_arrays.items()}
+        state = {
+            "model_version": self.version,
+            "review_thresholds": asdict(self.thresholds),
+            "features": features,
+            "heads": heads,
+        }
+        return state, arrays
+
+    @classmethod
+    def from_fitted_state(
+        cls, state: dict, arrays: dict[str, np.ndarray], rules: SafetyRules | None = None
+    ) -> ComplaintClassifier:
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k.removeprefix(prefix): a for k, a in arrays.items() if k.startswith(prefix)}
+
+        return cls(
+            FeatureBuilder.from_fitted_state(state["features"], part("features.")),
+            {
+                head: LinearHead.from_fitted_state(head_state, part(f"heads.{head}."))
+                for head, head_state in state["heads"].items()
+            },
+            ReviewThresholds(**state["review_thresholds"]),
+            state["model_version"],
+            rules,
+        )
 
     def map(self, messages: Iterable[Message]) -> list[Decision]:
         messages = list(messages)
