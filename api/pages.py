@@ -1,7 +1,11 @@
 """The review page for quality staff: plain HTML, CSS and JavaScript, no build step.
 
 The page holds no secrets: staff log in with their `quality` (or `admin`) API key, which the
-browser keeps for the tab only and sends to the same JSON API as every other client.
+page keeps in a variable only (never in sessionStorage or localStorage, where any script of the
+origin could read it later: a reload asks for it again) and sends to the same JSON API as every
+other client. The page and its files are served with a Content-Security-Policy that allows
+scripts and styles from this origin only (the labels travel in a JSON data block, which is not
+script) and no framing, so injected markup cannot run and another site cannot overlay it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from pettriage.classifier.labels import (
@@ -25,8 +29,24 @@ from pettriage.classifier.labels import (
 )
 
 STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 router = APIRouter(include_in_schema=False)
-static_files = StaticFiles(directory=STATIC)
+
+
+class _SecuredFiles(StaticFiles):
+    def file_response(self, *args, **kwargs) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+static_files = _SecuredFiles(directory=STATIC)
 
 
 @cache
@@ -47,4 +67,4 @@ def _page() -> str:
 
 @router.get("/review", response_class=HTMLResponse)
 def review_page() -> HTMLResponse:
-    return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(_page(), headers={"Cache-Control": "no-store", **SECURITY_HEADERS})

@@ -18,11 +18,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: an error's text never carries the values of a statement (a message's
+    # text, with whatever phone or e-mail it holds, would reach the log).
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_serializer=dumps_text,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -37,7 +40,12 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=dumps_text
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=dumps_text,
+        hide_parameters=True,
     )
 
 

@@ -18,6 +18,8 @@ const REASONS = {
 const CATEGORY_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "-", "="];
 const HEADS = ["category", "is_hard", "urgency", "reporter"];
 
+// The API key lives here only: never in sessionStorage or localStorage, where any script of this
+// origin could read it later. A reload asks for it again.
 const state = { key: "", name: "", role: "", tab: "queue", items: [], selected: 0 };
 const $ = (id) => document.getElementById(id);
 
@@ -86,7 +88,7 @@ async function login(event) {
     $("login-error").textContent = error.status === 401 ? "Ключ не подходит." : `Не удалось войти: ${error.message}`;
     return;
   }
-  sessionStorage.setItem("review", JSON.stringify({ key: state.key, name: state.name }));
+  $("login-key").value = "";  // not left in the page either
   start();
 }
 
@@ -100,7 +102,7 @@ function start() {
 }
 
 function logout() {
-  sessionStorage.removeItem("review");
+  state.key = "";
   location.reload();
 }
 
@@ -426,10 +428,4 @@ document.addEventListener("DOMContentLoaded", () => {
   $("train").addEventListener("click", train);
   $("rollback").addEventListener("click", rollback);
   $("reload").addEventListener("click", reload);
-  const saved = JSON.parse(sessionStorage.getItem("review") || "null");
-  if (saved) {
-    state.key = saved.key;
-    state.name = saved.name;
-    api("/v1/whoami").then((who) => { state.role = who.role; start(); }).catch(() => sessionStorage.removeItem("review"));
-  }
 });

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .labels import CATEGORIES, CATEGORY_NAMES_RU, CHANNELS
+from .labels import CATEGORY_NAMES_RU, CHANNELS
 from .records import InvalidInput, Message, message_from_dict
 
 
@@ -68,24 +69,49 @@ def add_commands(cli: Commands, context: Context) -> None:
 
 # -- classify / evaluate ------------------------------------------------------------------------
 def read_messages(path: Path) -> Iterator[tuple[int, Message | InvalidInput]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})")
-                continue
-            try:
-                message = message_from_dict(data)
-            except InvalidInput as error:
-                yield number, error
-                continue
-            yield (
-                number,
-                message if message.id else Message(message.text, message.channel, f"line-{number}"),
-            )
+    """(line number, message or what is wrong with the line) for each line that is not blank.
+    Lines are read as bytes and decoded one by one, so a line that is not UTF-8 is reported
+    alone instead of stopping the whole file."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield number, parse_line(raw, number)
+
+
+def parse_line(raw: bytes, number: int) -> Message | InvalidInput:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return InvalidInput(
+            f"not UTF-8: byte 0x{raw[error.start]:02x} at byte {error.start + 1} of the line "
+            f"({error.reason}); save the file as UTF-8"
+        )
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        return InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})")
+    try:
+        message = message_from_dict(data)
+    except InvalidInput as error:
+        return error
+    # JSON may spell half of a surrogate pair (`"\ud83d"`): a string no UTF-8 output can hold.
+    for field, value in (("id", message.id), ("text", message.text)):
+        if problem := lone_surrogate(value):
+            return InvalidInput(f"field '{field}' holds {problem}")
+    return message if message.id else Message(message.text, message.channel, f"line-{number}")
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def lone_surrogate(value: str | None) -> str | None:
+    found = _SURROGATE.search(value) if value else None
+    if found is None:
+        return None
+    return (
+        f"a lone surrogate (\\u{ord(found[0]):04x} at character {found.start() + 1}); "
+        "a character beyond U+FFFF is written as a pair, e.g. \\ud83d\\udc31"
+    )
 
 
 def cmd_classify(args, context: Context) -> int:
@@ -93,6 +119,9 @@ def cmd_classify(args, context: Context) -> int:
     if args.text is not None:
         try:
             message = message_from_dict({"text": args.text, "channel": args.channel})
+            # a shell argument that is not UTF-8 arrives with surrogates standing for its bytes
+            if problem := lone_surrogate(message.text):
+                raise InvalidInput(f"--text is not UTF-8: it holds {problem}")
         except InvalidInput as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
@@ -170,7 +199,7 @@ def cmd_evaluate(args, context: Context) -> int:
 
 # -- data ---------------------------------------------------------------------------------------
 def cmd_data_check(args, context: Context) -> int:
-    from .dataset import check_corpus
+    from .dataset import check_corpus, counts_table, writers_table
 
     directory = args.dir or context.data
     result = check_corpus(directory)
@@ -185,6 +214,8 @@ def cmd_data_check(args, context: Context) -> int:
             f"  distinct lemmas per 1,000 tokens: {v['distinct_lemmas_per_1000_tokens']:.1f}; "
             f"messages sharing their first three words: {v['shared_opening_share']:.1%}"
         )
+    if result.writers:
+        print("\n" + writers_table(result.writers))
     if args.markdown:
         print("\n" + counts_table([item.record for item in result.records]))
     if result.problems:
@@ -194,24 +225,6 @@ def cmd_data_check(args, context: Context) -> int:
         return 1
     print("data check passed")
     return 0
-
-
-def counts_table(records: list[dict]) -> str:
-    """Markdown: per category, how many are hard, critical, from executors, per channel."""
-    header = ["category", "total", "hard", "critical", "executor", *CHANNELS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for category in (*CATEGORIES, None):
-        rows = [r for r in records if category is None or r["category"] == category]
-        cells = [
-            "**all**" if category is None else f"`{category}`",
-            len(rows),
-            sum(r["is_hard"] for r in rows),
-            sum(r["urgency"] == "critical" for r in rows),
-            sum(r["reporter"] == "executor" for r in rows),
-            *(sum(r["channel"] == c for r in rows) for c in CHANNELS),
-        ]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines)
 
 
 # -- rules --------------------------------------------------------------------------------------
