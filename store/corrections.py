@@ -15,14 +15,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from pettriage.classifier.dataset import (
-    Located,
-    check_records,
-    correction_key,
-    near_duplicates_between,
-)
+from pettriage.classifier.dataset import Located, check_records, correction_key
 from pettriage.classifier.normalize import normalize
 from pettriage.classifier.records import LABEL_FIELDS, record_problems
+from pettriage.classifier.variety import near_duplicates_between
 
 from . import queries
 from .tables import Feedback, Prediction

@@ -105,11 +105,17 @@ def test_near_duplicates_threshold():
     assert [(i, j) for i, j, _ in pairs] == [(0, 1)]
 
 
-def test_variety_counts_shared_openings():
-    figures = variety_figures(
-        ["Добрый день, ситтер опоздал", "добрый день ситтер заболел", "где мой выгульщик сегодня"]
-    )
-    assert figures["shared_opening_share"] == pytest.approx(2 / 3)
+@pytest.mark.parametrize(
+    ("texts", "share"),
+    [
+        (["ситтер опоздал на час", "ситтер опоздал на день", "где мой выгульщик сегодня"], 2 / 3),
+        # a salutation is not an opening: these share only «добрый день»
+        (["Добрый день, ситтер опоздал на час", "добрый день кот заболел вчера"], 0.0),
+        (["Добрый день! Ситтер опоздал на час", "Здравствуйте, ситтер опоздал на день"], 1.0),
+    ],
+)
+def test_variety_counts_shared_openings(texts, share):
+    assert variety_figures(texts)["shared_opening_share"] == pytest.approx(share)
 
 
 def test_data_hash_ignores_order():

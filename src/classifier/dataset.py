@@ -13,13 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
-
-from .labels import CHANNELS, HARD_CATEGORIES
-from .lemmatize import lemmatize_many, tokenize
+from .labels import CATEGORIES, CHANNELS, HARD_CATEGORIES
 from .normalize import normalize
 from .records import record_problems
+from .variety import figures_by_writer, near_duplicates, variety_figures
 
 
 @dataclass(frozen=True)
@@ -33,9 +30,6 @@ class Minimums:
     executor_share: float = 0.30
     max_shared_opening_share: float = 0.10
     all_channels: bool = True
-
-
-NEAR_DUPLICATE_JACCARD = 0.8
 
 
 @dataclass
@@ -56,6 +50,7 @@ class CheckResult:
     counts: dict[str, Counter] = field(default_factory=dict)
     variety: dict[str, float] = field(default_factory=dict)
     superseded: list[tuple[Located, Located]] = field(default_factory=list)
+    writers: dict[str, dict] = field(default_factory=dict)  # figures per writer
 
     @property
     def ok(self) -> bool:
@@ -164,66 +159,26 @@ def check_records(directory: Path | str) -> CheckResult:
                 f"{item.where}: corrects_kind must be 'annotated' or 'prediction', got {key[0]!r}"
             )
     result.records, result.superseded = in_force(result.records)
+    _name_writers(result.records + [old for old, _ in result.superseded])
     return result
 
 
-def near_duplicates(texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD):
-    """Index pairs whose character 5-gram shingle sets have Jaccard ≥ threshold."""
-    shingles = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
-    X = shingles.fit_transform(texts).astype(np.float32)
-    sizes = np.asarray(X.sum(axis=1)).ravel()
-    shared = (X @ X.T).tocoo()
-    pairs = []
-    for i, j, inter in zip(shared.row, shared.col, shared.data, strict=True):
-        if i < j and inter / max(sizes[i] + sizes[j] - inter, 1) >= threshold:
-            pairs.append((int(i), int(j), float(inter / (sizes[i] + sizes[j] - inter))))
-    return pairs
-
-
-def near_duplicates_between(
-    new: list[str], texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD
-) -> list[tuple[int, int, float]]:
-    """(i, j, Jaccard) for each text `new[i]` that nearly repeats `texts[j]`: the same measure
-    as `near_duplicates`, for a few new texts against a corpus."""
-    if not new or not texts:
-        return []
-    shingles = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
-    try:
-        X = shingles.fit_transform(new + texts).astype(np.float32)
-    except ValueError:  # every text shorter than a shingle
-        return []
-    A, B = X[: len(new)], X[len(new) :]
-    size_a, size_b = np.asarray(A.sum(axis=1)).ravel(), np.asarray(B.sum(axis=1)).ravel()
-    shared = (A @ B.T).tocoo()
-    pairs = []
-    for i, j, inter in zip(shared.row, shared.col, shared.data, strict=True):
-        jaccard = inter / max(size_a[i] + size_b[j] - inter, 1)
-        if jaccard >= threshold:
-            pairs.append((int(i), int(j), float(jaccard)))
-    return pairs
-
-
-def first_words(text: str, n: int = 3) -> tuple[str, ...] | None:
-    """The first n words of a normalized text; emoji and rating stars are not words."""
-    words = [t for t in tokenize(text) if any(ch.isalnum() for ch in t)]
-    return tuple(words[:n]) if len(words) >= n else None
-
-
-def variety_figures(texts: list[str]) -> dict[str, float]:
-    """Distinct lemmas per 1,000 tokens, and the share of messages sharing a 3-word opening."""
-    normalized = [normalize(t) for t in texts]
-    lemmas = lemmatize_many(normalized)
-    tokens = sum(len(words) for words in lemmas)
-    firsts = [first_words(t) for t in normalized]
-    openings = Counter(o for o in firsts if o)
-    shared = sum(1 for o in firsts if o and openings[o] > 1)
-    return {
-        "distinct_lemmas_per_1000_tokens": 1000
-        * len({w for ws in lemmas for w in ws})
-        / max(tokens, 1),
-        "shared_opening_share": shared / max(len(texts), 1),
-        "tokens": float(tokens),
-    }
+def _name_writers(located: list[Located]) -> None:
+    """Every record says who wrote it (`writer`). The first slices were each written by one hand
+    and carry no field: their writer is their file's name. A correction keeps the writer of the
+    record it corrects (the text is theirs); one of a live message is `live`."""
+    writers = {}
+    for item in located:
+        if correction_key(item.record) is None:
+            item.record.setdefault("writer", item.path.stem)
+            writers[item.record["id"]] = item.record["writer"]
+    for item in located:
+        key = correction_key(item.record)
+        if key is not None:
+            kind, target = key
+            item.record.setdefault(
+                "writer", writers.get(target, "live") if kind == "annotated" else "live"
+            )
 
 
 def count_fields(records: list[dict]) -> dict[str, Counter]:
@@ -275,7 +230,8 @@ def check_corpus(directory: Path | str, minimums: Minimums = Minimums()) -> Chec
             result.problems.append(f"{item.where}: exact duplicate of {first_seen[text].where}")
         else:
             first_seen[text] = item
-    for i, j, jaccard in near_duplicates(normalized):
+    near = near_duplicates(normalized)
+    for i, j, jaccard in near:
         if normalized[i] != normalized[j]:
             result.problems.append(
                 f"{located[j].where}: near-duplicate of {located[i].where} "
@@ -285,6 +241,9 @@ def check_corpus(directory: Path | str, minimums: Minimums = Minimums()) -> Chec
     result.counts = count_fields(records)
     result.problems += check_minimums(result.counts, len(records), minimums)
     result.variety = variety_figures([r["text"] for r in records])
+    result.writers = figures_by_writer(
+        [r["writer"] for r in records], [r["text"] for r in records], near
+    )
     if result.variety["shared_opening_share"] > minimums.max_shared_opening_share:
         result.problems.append(
             f"corpus: {result.variety['shared_opening_share']:.1%} of messages share their first "
@@ -297,3 +256,36 @@ def data_hash(records: list[dict]) -> str:
     """Order-independent SHA-256 of the labelled records, logged with every trained model."""
     lines = sorted(json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def writers_table(writers: dict[str, dict]) -> str:
+    """Markdown: per writer, records and variety (the data check fails on near-duplicates)."""
+    lines = [
+        "| writer | records | distinct lemmas per 1,000 tokens | shared openings "
+        "| near-duplicates |",
+        "|---|---|---|---|---|",
+    ]
+    for writer, f in writers.items():
+        lines.append(
+            f"| {writer} | {f['records']} | {f['distinct_lemmas_per_1000_tokens']:.0f} | "
+            f"{f['shared_opening_share']:.1%} | {f['near_duplicate_pairs']} |"
+        )
+    return "\n".join(lines)
+
+
+def counts_table(records: list[dict]) -> str:
+    """Markdown: per category, how many are hard, critical, from executors, per channel."""
+    header = ["category", "total", "hard", "critical", "executor", *CHANNELS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for category in (*CATEGORIES, None):
+        rows = [r for r in records if category is None or r["category"] == category]
+        cells = [
+            "**all**" if category is None else f"`{category}`",
+            len(rows),
+            sum(r["is_hard"] for r in rows),
+            sum(r["urgency"] == "critical" for r in rows),
+            sum(r["reporter"] == "executor" for r in rows),
+            *(sum(r["channel"] == c for r in rows) for c in CHANNELS),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ every bad line and go on with the good ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from .labels import CATEGORIES, CHANNELS, REPORTERS, URGENCIES, consistency_errors
 
@@ -56,6 +57,35 @@ _ALLOWED = {
 REQUIRED_FIELDS = ("id", "text", "channel", "reporter", "category", "is_hard", "urgency")
 
 
+# Fields a record may carry besides the guide's, and what each must hold.
+OPTIONAL_FIELDS = {
+    "writer": "a non-empty string: who wrote the record (one name per independent writer)",
+    "received_at": "an ISO 8601 time with a timezone, e.g. 2026-10-14T09:41:00+03:00",
+    "in_domain": "true or false: is the message about this service at all",
+    "pair": "a non-empty string naming the minimal pair the record belongs to",
+}
+
+
+def _optional_problems(record: dict) -> list[str]:
+    problems = []
+    for name in ("writer", "pair"):
+        if name in record and (not isinstance(record[name], str) or not record[name].strip()):
+            problems.append(f"{name!r} must be {OPTIONAL_FIELDS[name]}")
+    if "in_domain" in record and not isinstance(record["in_domain"], bool):
+        problems.append(f"'in_domain' must be true or false; got {record['in_domain']!r}")
+    if "received_at" in record:
+        try:
+            moment = datetime.fromisoformat(str(record["received_at"]))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            problems.append(
+                f"'received_at' must be {OPTIONAL_FIELDS['received_at']}; "
+                f"got {record['received_at']!r}"
+            )
+    return problems
+
+
 def record_problems(record: object) -> list[str]:
     """What is wrong with one annotated record by the guide's schema; empty when it is valid."""
     if not isinstance(record, dict):
@@ -74,7 +104,7 @@ def record_problems(record: object) -> list[str]:
         problems.append(f"'is_hard' must be true or false; got {record['is_hard']!r}")
     if not problems:
         problems += consistency_errors(record["category"], record["is_hard"], record["urgency"])
-    return problems
+    return problems + _optional_problems(record)
 
 
 def head_labels_of(records) -> dict[str, list[str]]:
