@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
+from pettriage.classifier.artifact import ArtifactError
 from pettriage.config import Role
 from pettriage.training import jobs
+from pettriage.training.registry import RegistryRefusal
 
 from .deps import ServiceDep, SessionDep, SettingsDep, requires
 
@@ -81,6 +83,8 @@ async def promote(
         result = await run_in_threadpool(gate_and_promote, settings, version, tolerance)
     except MlflowException as error:
         raise HTTPException(404, f"no registered version {version!r}: {error.message}") from error
+    except (ArtifactError, RegistryRefusal) as error:
+        raise HTTPException(409, f"v{version} cannot be promoted: {_why(error)}") from error
     champion = service.champion
     if result.passed:
         await run_in_threadpool(champion.load_local)
@@ -97,7 +101,14 @@ async def rollback(service: ServiceDep, settings: SettingsDep) -> dict[str, Any]
 
     try:
         current, previous = await run_in_threadpool(roll_back, settings)
-    except RuntimeError as error:
-        raise HTTPException(409, str(error)) from error
+    except RuntimeError as error:  # nothing to roll back to, or a version that fails its check
+        raise HTTPException(409, f"cannot roll back: {_why(error)}") from error
     await run_in_threadpool(service.champion.load_local)
     return {"from": current, "to": previous, "serving": service.champion.version}
+
+
+def _why(error: Exception) -> str:
+    """What went wrong, without the paths a model-file error names for the log."""
+    if isinstance(error, ArtifactError):
+        return f"its model file {error.reason}"
+    return str(error)

@@ -53,7 +53,9 @@ class Batcher(Generic[Item, Result]):
 
     def _next_batch(self) -> list[tuple[list[Item], asyncio.Future]]:
         """Whole requests from the front of the queue, up to `max_size` items (at least one
-        request, however large)."""
+        request, however large). Requests whose caller stopped waiting (its deadline passed)
+        are dropped unrun: nobody waits for their answer."""
+        self._waiting = [(items, future) for items, future in self._waiting if not future.done()]
         taken, size = 0, 0
         for items, _ in self._waiting:
             if taken and size + len(items) > self.max_size:
@@ -68,6 +70,8 @@ class Batcher(Generic[Item, Result]):
         try:
             while self._waiting:
                 batch = self._next_batch()
+                if not batch:
+                    continue
                 flat = [item for items, _ in batch for item in items]
                 try:
                     outcomes = await loop.run_in_executor(self._thread, self._run, flat)

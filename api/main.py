@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 
 from pettriage.config import Settings
 
-from . import admin, logs, metrics, pages, review
+from . import admin, limits, logs, metrics, pages, review
 from .routes import router
-from .service import NoModel, TriageService
+from .service import NoModel, Overdue, TriageService
 
 log = logging.getLogger("api")
 
@@ -59,12 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def no_model(request: Request, error: NoModel) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=503)
 
+    @app.exception_handler(Overdue)
+    async def overdue(request: Request, error: Overdue) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "1"})
+
     app.include_router(router)
     app.include_router(review.router)
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.mount("/review/static", pages.static_files, name="review-static")
-    app.add_middleware(metrics.Measure)
+    app.add_middleware(limits.LimitBodies, limits=limits.from_settings(settings))
+    app.add_middleware(metrics.Measure)  # outermost: it counts the 413s of LimitBodies too
     return app
 
 

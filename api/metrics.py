@@ -24,6 +24,7 @@ LATENCY = Histogram(
 PREDICTIONS = Counter("complaints_predictions_total", "Decisions made", ["category", "urgency"])
 OVERRIDES = Counter("complaints_safety_overrides_total", "Safety rules fired", ["rule"])
 STORE_FAILURES = Counter("complaints_store_failures_total", "Classifications not stored")
+OVERDUE = Counter("complaints_overdue_total", "Classifications not ready within the deadline")
 RELOADS = Counter("complaints_model_reloads_total", "Models loaded after start", ["outcome"])
 
 

@@ -17,9 +17,10 @@ from pettriage.classifier.labels import consistency_errors
 from pettriage.classifier.records import LABEL_FIELDS
 from pettriage.config import Role
 from pettriage.store import queries, tables
+from pettriage.store.tables import MAX_ROW_ID
 
 from .deps import SessionDep, requires
-from .schemas import Category, Channel, Urgency
+from .schemas import Category, Channel, MessageId, Urgency
 
 router = APIRouter(prefix="/v1", tags=["quality"])
 QUALITY = [requires(Role.quality)]
@@ -34,7 +35,7 @@ class LabelChange(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    message_id: str = Field(min_length=1, max_length=200)
+    message_id: MessageId
     target: Literal[tables.TARGETS] = Field(
         "prediction",
         description="`prediction`: a stored classification; `annotated`: a record of the "
@@ -148,7 +149,9 @@ def feedback_history(
     session: SessionDep,
     message_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: int | None = Query(None, description="feedback_id to page back from"),
+    before: int | None = Query(
+        None, ge=1, le=MAX_ROW_ID, description="feedback_id to page back from"
+    ),
 ) -> dict[str, Any]:
     rows = queries.feedback_log(session, limit, message_id=message_id, before=before)
     return {"items": [feedback_dict(r) for r in rows]}

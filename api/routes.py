@@ -29,6 +29,7 @@ from .schemas import (
     ClassifyRequest,
     EmailAnswer,
     MessageHistory,
+    MessageId,
     PredictionPage,
     StoredPrediction,
     Urgency,
@@ -80,9 +81,9 @@ async def classify_batch(body: BatchRequest, service: ServiceDep) -> Response:
     },
 )
 async def classify_email(
-    request: Request, service: ServiceDep, settings: SettingsDep, message_id: str | None = None
+    request: Request, service: ServiceDep, message_id: MessageId | None = None
 ) -> EmailAnswer:
-    raw = await _email_bytes(request, settings.max_email_bytes)
+    raw = await _email_bytes(request)
     try:
         result = await service.classify_email(raw, message_id)
     except EmailError as error:
@@ -98,21 +99,16 @@ async def classify_email(
     )
 
 
-async def _email_bytes(request: Request, limit: int) -> bytes:
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit + 64 * 1024:
-        raise HTTPException(413, f"the e-mail is {declared} bytes; the limit is {limit} bytes")
+async def _email_bytes(request: Request) -> bytes:
+    """The raw e-mail: the body, or the form field `file`. Its size is bounded while it is
+    read, the whole form counted (`limits.LimitBodies`, COMPLAINTS_MAX_EMAIL_BYTES)."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, "expected the .eml file in the form field 'file'")
-        raw = await upload.read(limit + 1)
-    else:
-        raw = await request.body()
-    if len(raw) > limit:
-        raise HTTPException(413, f"the e-mail is larger than the limit of {limit} bytes")
-    return raw
+        return await upload.read()
+    return await request.body()
 
 
 def _stored(row: Prediction) -> StoredPrediction:
@@ -190,11 +186,21 @@ def model_info(service: ServiceDep) -> dict:
     dependencies=[requires(Role.admin)],
 )
 async def reload(service: ServiceDep) -> dict:
+    """409 when the registry's champion fails its checks (the detail says why, and that the
+    served model stays); no answer names a file."""
+    from .champion import Refused
+
     before = service.champion.version
     try:
         before, version = await run_in_threadpool(service.reload)
+    except Refused as error:
+        raise HTTPException(409, str(error)) from error
     except Exception as error:
-        raise HTTPException(500, f"reload failed, still serving v{before}: {error}") from error
+        raise HTTPException(
+            500,
+            f"reload failed ({type(error).__name__}; the service log has the details); "
+            f"still serving v{before}",
+        ) from error
     return {"previous_version": before, "version": version}
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from pettriage.classifier.labels import CATEGORIES, CHANNELS, URGENCIES
 from pettriage.classifier.records import MAX_TEXT_CHARS
+
+from . import inputs
 
 # The guide's codes, from the one place that defines them; Literal[tuple] means one of them.
 Channel = Literal[CHANNELS]
@@ -16,8 +27,38 @@ Urgency = Literal[URGENCIES]
 Category = Literal[CATEGORIES]
 
 
+# A message id comes back in a URL path (`/v1/predictions/{message_id}`), so it holds only what
+# a path segment carries as it is: an id with `/` was stored and could never be read back.
+MESSAGE_ID_CHARS = "letters, digits and . _ - : @ + = ~"
+MESSAGE_ID_PATTERN = r"[A-Za-z0-9._:@+=~-]{1,200}"
+_MESSAGE_ID = re.compile(MESSAGE_ID_PATTERN)
+_MESSAGE_ID_CHAR = re.compile(r"[^A-Za-z0-9._:@+=~-]")
+
+
+def _message_id(value: str) -> str:
+    if _MESSAGE_ID.fullmatch(value):
+        return value
+    wrong = _MESSAGE_ID_CHAR.search(value)
+    got = f"{wrong[0]!r} at character {wrong.start() + 1}" if wrong else f"{len(value)} characters"
+    raise PydanticCustomError(
+        "message_id",
+        "{problem}",
+        {"problem": f"message_id may hold only {MESSAGE_ID_CHARS}, 1 to 200 characters; got {got}"},
+    )
+
+
+MessageId = Annotated[
+    str,
+    AfterValidator(_message_id),
+    Field(
+        description=f"{MESSAGE_ID_CHARS}; 1 to 200 characters",
+        json_schema_extra={"pattern": f"^{MESSAGE_ID_PATTERN}$"},
+    ),
+]
+
+
 class ClassifyRequest(BaseModel):
-    message_id: str | None = Field(None, max_length=200, description="generated if not given")
+    message_id: MessageId | None = Field(None, description="generated if not given")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     channel: Channel
     received_at: datetime | None = None
@@ -37,12 +78,46 @@ class ClassifyRequest(BaseModel):
         }
     }
 
+    # What was replaced on the way in (see `inputs`); said in the answer as `input_warnings`.
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
     @field_validator("text")
     @classmethod
     def not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("text must contain something besides spaces")
         return value
+
+    @field_validator("metadata")
+    @classmethod
+    def metadata_limits(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            inputs.clean_metadata(value)  # depth and size: a 422 naming `metadata`
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def storable(cls, data: Any, handler) -> ClassifyRequest:
+        """Characters no database can hold are replaced before validation, and the answer will
+        say so."""
+        notes: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("text"), str):
+                data["text"], notes = inputs.clean_text(data["text"], "text")
+            if isinstance(data.get("metadata"), dict):
+                try:
+                    data["metadata"], more = inputs.clean_metadata(data["metadata"])
+                    notes += more
+                except inputs.MetadataError:
+                    pass  # the field's own validator names it
+        request = handler(data)
+        request._warnings = notes
+        return request
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._warnings
 
 
 class BatchRequest(BaseModel):

@@ -9,6 +9,7 @@ only turn HTTP into calls of this object, and its errors (`NoModel`, `EmailError
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import uuid
@@ -40,6 +41,16 @@ class NoModel(Exception):
 
     def __str__(self) -> str:
         return "no model loaded yet; train one with `complaints train`"
+
+
+class Overdue(Exception):
+    """A classification was not ready within the request deadline."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"the classification was not ready within {seconds:g} s; the service is overloaded. "
+            "Try again: a message classified twice is stored twice, never lost."
+        )
 
 
 class TextTooLong(ValueError):
@@ -83,8 +94,14 @@ class TriageService:
 
     # -- classification ---------------------------------------------------------------------
     async def classify(self, requests: list[ClassifyRequest]) -> list[dict]:
-        """Answers in the order of `requests`, each stored (or `"stored": false`)."""
-        return await self.batcher.submit(requests)
+        """Answers in the order of `requests`, each stored (or `"stored": false`); `Overdue`
+        when they are not ready within the request deadline."""
+        timeout = self.settings.request_timeout_seconds
+        try:
+            return await asyncio.wait_for(self.batcher.submit(requests), timeout)
+        except TimeoutError as error:
+            metrics.OVERDUE.inc(len(requests))
+            raise Overdue(timeout) from error
 
     async def classify_email(self, raw: bytes, message_id: str | None = None) -> Email:
         email = parse(raw)
@@ -126,26 +143,17 @@ class TriageService:
         metrics.count_decisions(decisions)
         answers = [d.as_dict() for d in decisions]
         now = datetime.now(UTC)
-        stored = True
-        try:
-            queries.save(
-                session,
-                [
-                    queries.prediction_row(
-                        i, r.channel, r.text, d, a, now, r.received_at, r.metadata
-                    )
-                    for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
-                ],
-            )
-        except Exception:
-            session.rollback()
-            stored = False
-            metrics.STORE_FAILURES.inc(len(requests))
-            log.exception("could not store %d classifications; answering anyway", len(requests))
+        rows = [
+            queries.prediction_row(i, r.channel, r.text, d, a, now, r.received_at, r.metadata)
+            for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
+        ]
+        stored = _store(session, rows)
         contacts = self.settings.contacts
         return [
-            a | {"message_id": i, "stored": stored, "actions": actions_for(d, r.channel, contacts)}
-            for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
+            a
+            | {"message_id": i, "stored": ok, "actions": actions_for(d, r.channel, contacts)}
+            | ({"input_warnings": r.warnings} if r.warnings else {})
+            for r, i, d, a, ok in zip(requests, ids, decisions, answers, stored, strict=True)
         ]
 
     # -- the model and the health of the worker ---------------------------------------------
@@ -173,15 +181,53 @@ class TriageService:
         return {"ready": all(checks.values()), **checks, "model_version": self.champion.version}
 
     def reload(self) -> tuple[str | None, str]:
-        """(version before, version now) after loading what the registry's alias names."""
+        """(version before, version now) after loading what the registry's alias names. A
+        version that fails its checks raises `champion.Refused` and changes nothing: this
+        worker, the others and the next start keep the model served before."""
+        from .champion import Refused
+
         before = self.champion.version
         try:
             version = self.champion.reload_from_registry()
-        except Exception:
+        except Exception as error:
             metrics.RELOADS.labels("failed").inc()
+            if not isinstance(error, Refused):  # a refusal is logged where it is decided
+                log.exception("reload failed; still serving v%s", before)
             raise
         metrics.RELOADS.labels("ok").inc()
         return before, version
+
+
+def _store(session, rows: list[dict]) -> list[bool]:
+    """Whether each row was stored: the batch in one INSERT and one commit, and when that fails,
+    row by row, so that a row the database refuses loses only itself, never its neighbours.
+    Refusals are counted in /metrics and logged without the rows' contents."""
+    try:
+        queries.save(session, rows)
+        return [True] * len(rows)
+    except Exception as error:
+        session.rollback()
+        if len(rows) > 1:
+            log.warning(
+                "a batch of %d rows was refused (%s); storing them one by one",
+                len(rows),
+                type(error).__name__,
+            )
+    stored = []
+    for row in rows:
+        try:
+            queries.save(session, [row])
+            stored.append(True)
+        except Exception as error:
+            session.rollback()
+            stored.append(False)
+            metrics.STORE_FAILURES.inc()
+            log.error(
+                "could not store the classification of %s (%s); answered anyway",
+                row["message_id"],
+                type(error).__name__,
+            )
+    return stored
 
 
 def _settle_heap() -> None:

@@ -85,8 +85,13 @@ class Settings(BaseSettings):
     train_folds: int = 5  # cross-validation folds of every training, the first one included
     api_keys: dict[str, Role] = {}
     contacts: Contacts = Contacts()
+    # Bytes a request body may have, counted while it is read (413 above): every JSON body,
+    # a batch (1,000 messages of up to 20,000 characters), a raw e-mail or its form upload.
+    max_json_bytes: int = Field(1024 * 1024, gt=0)
+    max_batch_bytes: int = Field(24 * 1024 * 1024, gt=0)
     max_email_bytes: int = 5 * 1024 * 1024
     refresh_seconds: float = 2.0  # how often a worker looks for a new champion
+    request_timeout_seconds: float = 10.0  # a classification not ready by then is answered 503
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "COMPLAINTS_PROMETHEUS_DIR"),

@@ -16,7 +16,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, aliased
 
 from .review_queue import priority
-from .tables import AuditItem, Feedback, Prediction
+from .tables import MAX_ROW_ID, AuditItem, Feedback, Prediction
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,10 @@ def decode_cursor(cursor: str) -> int:
         kind, value = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
         if kind != "p":
             raise ValueError
-        return int(value)
+        row_id = int(value)
+        if not 0 <= row_id <= MAX_ROW_ID:
+            raise ValueError
+        return row_id
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError("cursor must be the next_cursor of an earlier answer") from error
 

@@ -150,7 +150,9 @@ def sqlite_client(home, tmp_path):
 
 
 # -- a real headless browser for the review page -----------------------------------------------
-@pytest.fixture(scope="session")
+# One browser per module: Playwright's sync API keeps an event loop running in this thread while
+# it is open, and later tests that run their own loop (asyncio.run) must not meet it.
+@pytest.fixture(scope="module")
 def chromium():
     from .browser import ARGS, CHROMIUM
 

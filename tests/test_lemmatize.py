@@ -5,6 +5,7 @@ from pettriage.classifier.lemmatize import (
     analyze,
     analyze_many,
     analyze_whole,
+    analyze_word,
     lemma,
     lemmatize,
     tokenize,
@@ -80,3 +81,8 @@ def test_tokens_by_span_equal_spacy_on_the_whole_text(text):
 
 def test_a_special_case_across_spans_stays_one_token():
     assert "в т.ч." in tokenize("оплатила всё, в т.ч. прогулку")
+
+
+def test_a_letter_without_a_unicode_name_is_an_unknown_word():
+    # Found by schemathesis: pymorphy3 asked unicodedata for the name of «𘴈» and crashed.
+    assert analyze_word("𘴈") == ("𘴈", False, False, frozenset({"𘴈"}))

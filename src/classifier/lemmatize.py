@@ -106,7 +106,10 @@ def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str]]:
     if word in lexicon():
         return lexicon()[word], True, False, frozenset({lexicon()[word]})
     analyzer = morph()
-    parses = analyzer.parse(word)
+    try:
+        parses = analyzer.parse(word)
+    except ValueError:  # pymorphy3 asks for the Unicode name of a letter that has none («𘴈»)
+        return word, False, False, frozenset({word})
     normal = fold_yo(parses[0].normal_form)
     readings = frozenset(fold_yo(p.normal_form) for p in parses)
     return normal, analyzer.word_is_known(word), "impr" in parses[0].tag, readings

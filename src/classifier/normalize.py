@@ -22,6 +22,12 @@ _FOUR_SAME = re.compile(r"(.)\1\1\1", re.DOTALL)  # cheaper, and needed for a re
 # Runs of spaces other than a single " " (which would be replaced by itself).
 _SPACES = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 _NEWLINES = re.compile(r"\s*\n\s*")
+# Runs of non-space characters longer than this are cut into pieces of this length. spaCy's
+# affix search is quadratic in the length of one token: 20,000 emoji took 40 s, «.,» × 10,000
+# 80 s. Real words and joined phrases stay far below (33 characters at most in every text we
+# hold: the corpus, the cross-check set, the external texts).
+MAX_RUN = 64
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
 # Most messages hold no URL, e-mail, phone or repeat; a substring test says so far faster than
 # the pattern's search, so each step first checks for what its pattern cannot match without.
 _URL_MARKS = ("://", "ww", "wW", "Ww", "WW")  # «https?://» or «www.» in any case
@@ -58,6 +64,15 @@ def fold_repeats(text: str) -> str:
     return _REPEAT.sub(r"\1\1\1", text) if _FOUR_SAME.search(text) else text
 
 
+def split_long_runs(text: str) -> str:
+    """A space after every `MAX_RUN` characters of a longer run of non-space characters."""
+    if len(text) <= MAX_RUN:
+        return text
+    return _LONG_RUN.sub(
+        lambda m: " ".join(m[0][i : i + MAX_RUN] for i in range(0, len(m[0]), MAX_RUN)), text
+    )
+
+
 def squeeze_spaces(text: str) -> str:
     """Runs of spaces become one space and runs of line breaks one break (they end sentences)."""
     text = _SPACES.sub(" ", text)
@@ -65,11 +80,22 @@ def squeeze_spaces(text: str) -> str:
 
 
 # Order matters: URLs before e-mails (an URL may hold an @), both before phones.
-STEPS = (nfkc, lower, fold_yo, mask_urls, mask_emails, mask_phones, fold_repeats, squeeze_spaces)
+STEPS = (
+    nfkc,
+    lower,
+    fold_yo,
+    mask_urls,
+    mask_emails,
+    mask_phones,
+    fold_repeats,
+    split_long_runs,
+    squeeze_spaces,
+)
 
 
 def normalize(text: str) -> str:
-    """NFKC, lower case, ё→е, URLs/e-mails/phones as placeholders, repeats folded, spaces squeezed.
+    """NFKC, lower case, ё→е, URLs/e-mails/phones as placeholders, repeats folded, overlong runs
+    cut, spaces squeezed.
 
     Emoji pass through untouched: the tokenizer keeps each as a token of its own.
     """
