@@ -50,6 +50,10 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, request: bytes) -> int:
+        return (await self.exchange(request))[0]
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send one whole HTTP request; (status, body) of the answer."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         self.writer.write(request)
@@ -60,8 +64,11 @@ class Connection:
             for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length")
         )
-        await self.reader.readexactly(length)
-        return status
+        answer = await self.reader.readexactly(length)
+        if b"connection: close" in head.lower():  # the server ends this connection: open anew
+            self.writer.close()
+            self.reader = self.writer = None
+        return status, answer
 
 
 def requests(corpus: list[str]) -> list[bytes]:
