@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from serve_bench import Connection  # this folder is on sys.path when run as a script
+from serve_bench import Connection, post_request  # this folder is on sys.path when run as a script
 
 from pettriage.api.launcher import LiveServer
 
@@ -34,7 +34,6 @@ EXTERNAL = (
     ROOT.parent / "shared" / "external" / "sentirueval2016_telecom_bank_complaint_tweets.jsonl"
 )
 KEYS = {"k-channel": "channel", "k-router": "router"}
-CHANNEL = {"X-API-Key": "k-channel", "content-type": "application/json"}
 ROUTER = {"X-API-Key": "k-router"}
 DEADLINE = 10.0  # the service's request_timeout_seconds
 
@@ -65,13 +64,6 @@ def body(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=True).encode()  # surrogates travel escaped
 
 
-def http_post(path: str, content: bytes) -> bytes:
-    return (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: k-channel\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
-    ).encode() + content
-
-
 async def run(url: str, texts: list[str], rate: float, seconds: float, share: float) -> dict:
     ordinary: dict[str, tuple[int, float, bool]] = {}
     poisoned: Counter = Counter()
@@ -85,14 +77,14 @@ async def run(url: str, texts: list[str], rate: float, seconds: float, share: fl
 
     async def post(content: bytes) -> tuple[int, bytes]:
         connection = idle.pop() if idle else Connection(port)
-        request = http_post("/v1/classify", content)
+        request, reused = post_request(content), connection.writer is not None
         try:
             try:
                 answer = await connection.exchange(request)
             except asyncio.IncompleteReadError as error:
                 # uvicorn closes a keep-alive connection idle for 5 s; a request written to it
                 # is never read, so it is sent again on a new one (as HTTP clients do).
-                if error.partial or connection.writer is None:
+                if error.partial or not reused:
                     raise
                 failures["stale keep-alive connection, sent again"] += 1
                 connection = Connection(port)

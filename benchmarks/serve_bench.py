@@ -71,18 +71,19 @@ class Connection:
         return status, answer
 
 
+def post_request(body: bytes, path: str = "/v1/classify", key: str = "k-channel") -> bytes:
+    """One whole HTTP/1.1 POST of a JSON body."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
 def requests(corpus: list[str]) -> list[bytes]:
-    out = []
-    for text in corpus:
-        body = json.dumps({"text": text, "channel": "chat"}, ensure_ascii=False).encode()
-        out.append(
-            b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: k-channel\r\n"
-            b"Content-Type: application/json\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\n\r\n"
-            + body
-        )
-    return out
+    return [
+        post_request(json.dumps({"text": text, "channel": "chat"}, ensure_ascii=False).encode())
+        for text in corpus
+    ]
 
 
 async def open_loop(port: int, corpus: list[bytes], rate: float, seconds: float) -> dict:
