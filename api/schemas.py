@@ -143,6 +143,11 @@ class Classification(BaseModel):
     explanation: dict[str, list[dict[str, Any]]]
     safety: dict[str, Any]
     model_version: str
+    read_as: str | None = Field(
+        None,
+        description="the Cyrillic text that was classified when the message came in Latin "
+        "letters (the original stays in `text` and in the store); null otherwise",
+    )
     actions: list[dict[str, Any]]
     stored: bool = Field(description="false when the database could not store it")
 

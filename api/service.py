@@ -138,7 +138,9 @@ class TriageService:
         Answers have the shape of `schemas.Classification` and are sent as they are:
         validating them again cost a millisecond."""
         ids = [r.message_id or f"gen-{uuid.uuid4().hex}" for r in requests]
-        messages = (Message(r.text, r.channel, i) for r, i in zip(requests, ids, strict=True))
+        messages = (
+            Message(r.text, r.channel, i, r.received_at) for r, i in zip(requests, ids, strict=True)
+        )
         decisions = model.map(messages)
         metrics.count_decisions(decisions)
         answers = [d.as_dict() for d in decisions]

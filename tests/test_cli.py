@@ -95,10 +95,28 @@ def test_rules_explain(cli):
     assert "FIRES poisoning" in out and "verdict: critical, rule poisoning" in out
 
 
+def test_rules_explain_reads_dates_against_received_at(cli):
+    text = "2 ноября кот отравился у ситтера"
+    _, same_day, _ = cli("rules", "explain", text, "--received-at", "2026-11-02T18:00:00+03:00")
+    _, week_later, _ = cli("rules", "explain", text, "--received-at", "2026-11-09T10:00:00+03:00")
+    assert "verdict: critical, rule poisoning" in same_day
+    assert "held back: earlier («2 ноября»)" in week_later and "verdict: no override" in week_later
+
+
+def test_rules_explain_refuses_a_time_without_a_zone(cli):
+    code, _, err = cli("rules", "explain", "кот отравился", "--received-at", "2026-11-02")
+    assert code == 2 and "with a timezone" in err
+
+
+def test_rules_test_runs_the_files_own_examples(cli):
+    code, out, _ = cli("rules", "test")
+    assert code == 0 and "rule examples behave as written" in out
+
+
 def test_rules_explain_says_why_not(cli):
     code, out, _ = cli("rules", "explain", "что делать, если кот отравится?")
     assert code == 0
-    assert "«отравится» cancelled: hypothetical cue" in out
+    assert "«отравится» held back: hypothetical («если»)" in out
     assert "verdict: no override" in out
 
 

@@ -85,4 +85,4 @@ def test_a_special_case_across_spans_stays_one_token():
 
 def test_a_letter_without_a_unicode_name_is_an_unknown_word():
     # Found by schemathesis: pymorphy3 asked unicodedata for the name of «𘴈» and crashed.
-    assert analyze_word("𘴈") == ("𘴈", False, False, frozenset({"𘴈"}))
+    assert analyze_word("𘴈") == ("𘴈", False, False, frozenset({"𘴈"}), "")

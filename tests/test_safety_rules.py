@@ -40,6 +40,8 @@ what fired and what every rule thought (`SafetyRules.explain`).
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 
 from pettriage.classifier.features import prepare
@@ -600,3 +602,63 @@ def test_some_rule_fires(rules, text, expected):
 def test_no_rule_fires(rules, text, expected):
     override = rules.check(prepare([text])[0])
     assert override is None, _describe(rules, text, expected)
+
+
+# -- the rules file's own examples ---------------------------------------------------------------
+# Quality staff edit the file; each rule's `examples` are its promises, and `complaints rules test`
+# runs them the same way.
+def test_every_rule_has_examples_of_both_kinds(rules):
+    thin = [r.id for r in rules.rules if len(r.fire) < 2 or len(r.silent) < 2]
+    assert thin == [], f"rules with fewer than two `fire` and two `silent` examples: {thin}"
+
+
+def test_rule_examples_behave(rules):
+    assert rules.example_failures() == []
+
+
+def test_a_broken_example_is_reported(tmp_path):
+    """The example check itself can fail: a `fire` example that fires nothing is named."""
+    source = resources.files("pettriage.classifier.data").joinpath("safety_rules.yaml")
+    text = source.read_text("utf-8")
+    broken = text.replace('        - "Кот умер, муж в шоке"\n', '        - "Кот ест и играет"\n', 1)
+    assert broken != text
+    path = tmp_path / "rules.yaml"
+    path.write_text(broken, encoding="utf-8")
+    failures = SafetyRules.load(path).example_failures()
+    assert failures == ["died: must fire, got no rule: «Кот ест и играет»"]
+
+
+# -- what the issue named: cues that silenced real triggers, and the window ----------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Кот умер, муж в шоке", "died"),
+        ("Собака не дышит, на улице лето", "breathing"),
+        ("Собака не дышит, в субботу оставили с ситтером", "breathing"),
+        ("Собака истекает кровью, диагноз не знаем", "bleeding"),
+    ],
+)
+def test_words_near_a_trigger_do_not_silence_it(rules, text, expected):
+    override = rules.check(prepare([text])[0])
+    assert override is not None and override.rule == expected, _describe(rules, text, expected)
+
+
+FILLER_TEXT = "и мы вдвоём сидим рядом с ним на полу в большой комнате у окна весь час"
+FILLER = FILLER_TEXT.split()
+
+
+@pytest.mark.parametrize("kind", ["negation", "hypothetical", "settled", "hearsay", "unrelated"])
+def test_a_cue_word_cancels_only_within_its_window(rules, kind):
+    """For every cue set: a one-word cue right after «Кот умер» cancels it; the same word one
+    word beyond the set's window, in the same sentence, does not."""
+    cue = rules.vocabulary.cues[kind]
+    singles = [p for p in cue.phrases if len(p.lemmas) == 1]
+    assert singles, f"the {kind} set has no one-word cue to test with"
+    word = singles[0].lemmas[0]
+    assert len(FILLER) > cue.window
+    near = f"Кот умер {word} {' '.join(FILLER)}"
+    far = f"Кот умер {' '.join(FILLER[: cue.window])} {word}"
+    near_verdict = rules.check(prepare([near])[0])
+    far_verdict = rules.check(prepare([far])[0])
+    assert near_verdict is None, _describe(rules, near, None)
+    assert far_verdict is not None and far_verdict.rule == "died", _describe(rules, far, "died")

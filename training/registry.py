@@ -21,7 +21,7 @@ from pathlib import Path
 from pettriage.classifier import artifact
 from pettriage.classifier.dataset import load_corpus
 from pettriage.classifier.metrics import evaluate_decisions, summary
-from pettriage.classifier.records import Message
+from pettriage.classifier.records import message_of
 from pettriage.classifier.safety import SafetyRules
 from pettriage.config import PROMOTE_TOLERANCE, Settings
 
@@ -183,7 +183,7 @@ class GateResult:
 def test_figures(settings: Settings, version: str, test_records: list[dict], rules) -> dict:
     sha256 = expected_sha256(client(), version)
     model, _ = artifact.load(ensure_local(settings.models, version), rules, sha256)
-    decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in test_records)
+    decisions = model.map(map(message_of, test_records))
     return summary(evaluate_decisions(test_records, decisions))
 
 

@@ -18,7 +18,7 @@ from pettriage.classifier.dataset import count_fields, data_hash, load_corpus
 from pettriage.classifier.labels import HEAD_LABELS, HEADS
 from pettriage.classifier.metrics import evaluate_decisions, summary
 from pettriage.classifier.model import ComplaintClassifier, ReviewThresholds
-from pettriage.classifier.records import Message
+from pettriage.classifier.records import message_of
 from pettriage.classifier.safety import SafetyRules
 from pettriage.config import Paths, Settings
 
@@ -58,8 +58,7 @@ class TrainResult:
 
 
 def decide(model: ComplaintClassifier, records: list[dict], rules: SafetyRules | None):
-    messages = (Message(text=r["text"], channel=r["channel"], id=r["id"]) for r in records)
-    return model.with_rules(rules).map(messages)
+    return model.with_rules(rules).map(map(message_of, records))
 
 
 def out_of_fold(records: list[dict], folds: int, seed: int, rules: SafetyRules | None):

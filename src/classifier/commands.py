@@ -13,12 +13,12 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from .labels import CATEGORY_NAMES_RU, CHANNELS
-from .records import InvalidInput, Message, message_from_dict
+from .records import InvalidInput, Message, message_from_dict, message_of, parse_received_at
 
 
 class Commands(Protocol):
@@ -60,9 +60,17 @@ def add_commands(cli: Commands, context: Context) -> None:
     explain = cli.subcommand("rules", "explain", "each rule's verdict on one text, and why")
     explain.add_argument("text")
     explain.add_argument("--rules", type=Path, help="rules file (default: the packaged one)")
+    explain.add_argument(
+        "--received-at",
+        help="when the message arrived, e.g. 2026-11-05T10:00:00+03:00 (default: now)",
+    )
     explain.set_defaults(handler=cmd_rules_explain)
-    test = cli.subcommand("rules", "test", "rules alone on a labelled file: recall, false alarms")
-    test.add_argument("--input", type=Path, required=True)
+    test = cli.subcommand(
+        "rules",
+        "test",
+        "the rules file's own examples; with --input, rules alone on a labelled file",
+    )
+    test.add_argument("--input", type=Path, help="labelled JSONL: print recall and false alarms")
     test.add_argument("--rules", type=Path)
     test.set_defaults(handler=cmd_rules_test)
 
@@ -98,7 +106,7 @@ def parse_line(raw: bytes, number: int) -> Message | InvalidInput:
     for field, value in (("id", message.id), ("text", message.text)):
         if problem := lone_surrogate(value):
             return InvalidInput(f"field '{field}' holds {problem}")
-    return message if message.id else Message(message.text, message.channel, f"line-{number}")
+    return message if message.id else replace(message, id=f"line-{number}")
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -156,11 +164,16 @@ def readable(decision) -> str:
         f"reporter  {decision.reporter} (p={heads['reporter'].probability:.2f})",
         "words     " + ", ".join(w["lemma"] for w in decision.explanation["category"]),
     ]
+    if decision.read_as is not None:
+        lines.insert(0, f"read as   {decision.read_as}")
     override = decision.override
     if override is not None:
         lines.append(
             f"SAFETY    rule {override.rule} on «{' '.join(override.matched)}»: {override.action}"
         )
+        if override.when is not None:
+            words = " ".join(override.when.words)
+            lines.append(f"when      {override.when.kind}" + (f" («{words}»)" if words else ""))
     if decision.needs_review:
         lines.append("review    needs a human: " + "; ".join(decision.review_reasons))
     lines.append(f"model     v{decision.model_version}")
@@ -191,7 +204,7 @@ def cmd_evaluate(args, context: Context) -> int:
 
     records = read_labelled(args.input)
     model = context.load_model(args.model)
-    decisions = model.map(Message(r["text"], r["channel"], r["id"]) for r in records)
+    decisions = model.map(map(message_of, records))
     report = evaluate_decisions(records, decisions)
     print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_report(report))
     return 0
@@ -232,14 +245,20 @@ def cmd_rules_explain(args) -> int:
     from .features import prepare
     from .safety import SafetyRules
 
+    try:
+        received = parse_received_at(args.received_at)
+    except InvalidInput as error:
+        print(f"error: --received-at: {error}", file=sys.stderr)
+        return 2
     rules = SafetyRules.load(args.rules)
     item = prepare([args.text])[0]
     print("lemmas: " + " ".join(item.lemmas))
-    for verdict in rules.explain(item):
+    for verdict in rules.explain(item, received):
         mark = "FIRES" if verdict.fired else "  -  "
         matched = f" «{' '.join(verdict.matched)}»" if verdict.matched else ""
-        print(f"{mark} {verdict.rule:18}{matched} {verdict.reason}")
-    fired = rules.check(item)
+        when = f" [when: {verdict.when.kind}]" if verdict.when else ""
+        print(f"{mark} {verdict.rule:18}{matched} {verdict.reason}{when}")
+    fired = rules.check(item, received)
     print(f"\nverdict: {'critical, rule ' + fired.rule if fired else 'no override'}")
     return 0
 
@@ -247,9 +266,17 @@ def cmd_rules_explain(args) -> int:
 def cmd_rules_test(args) -> int:
     from .safety import SafetyRules
 
-    records = read_labelled(args.input)
     rules = SafetyRules.load(args.rules)
-    fired = rules.check_texts([r["text"] for r in records])
+    if args.input is None:
+        failures = rules.example_failures()
+        count = sum(len(r.fire) + len(r.silent) for r in rules.rules)
+        for failure in failures:
+            print(f"FAILED {failure}")
+        print(f"{count - len(failures)} of {count} rule examples behave as written")
+        return 1 if failures else 0
+    records = read_labelled(args.input)
+    received = [parse_received_at(r.get("received_at")) for r in records]
+    fired = rules.check_texts([r["text"] for r in records], received)
     critical = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] == "critical"]
     rest = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] != "critical"]
     recall = sum(1 for _, f in critical if f) / len(critical) if critical else float("nan")

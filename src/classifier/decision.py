@@ -13,6 +13,7 @@ from itertools import product
 import numpy as np
 
 from .labels import CATEGORIES, URGENCIES, consistency_errors, more_severe
+from .timing import When
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Override:
     matched: tuple[str, ...]
     action: str
     category: str | None  # `health_harm`/`death`, or None when the model's category stands
+    when: When | None = None  # when the rule decided the event happened, and the words that said
 
     def as_dict(self) -> dict:
         return {
@@ -38,6 +40,7 @@ class Override:
             "matched": list(self.matched),
             "action": self.action,
             "category": self.category,
+            "when": self.when.as_dict() if self.when else None,
         }
 
 
@@ -55,6 +58,9 @@ class Decision:
     explanation: dict[str, list[dict]]
     override: Override | None = None  # the safety rule that raised the decision, if one did
     model_version: str = ""
+    # The Cyrillic text the model and the rules read when the message came in Latin letters
+    # («sobaka ne dyshit» → «собака не дышит»); None when it was read as written.
+    read_as: str | None = None
 
     @property
     def safety_fired(self) -> bool:
@@ -83,6 +89,7 @@ class Decision:
             "explanation": self.explanation,
             "safety": self.override.as_dict() if self.override else {"fired": False},
             "model_version": self.model_version,
+            "read_as": self.read_as,
         }
 
 

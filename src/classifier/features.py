@@ -17,15 +17,17 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .labels import CHANNELS
 from .lemmatize import Token, analyze_many
 from .normalize import normalize
+from .translit import read_back
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A message after normalization and lemmatization: what every later stage reads."""
 
-    text: str  # normalized
+    text: str  # normalized; Latin-script Russian read back in Cyrillic (`translit`)
     tokens: tuple[Token, ...]
     channel: str | None
+    transliterated: bool = False  # the text was written in Latin letters and read back
 
     @property
     def lemmas(self) -> tuple[str, ...]:
@@ -35,11 +37,12 @@ class Prepared:
 def prepare(texts: list[str], channels: list[str | None] | None = None) -> list[Prepared]:
     """Normalize and lemmatize a batch; the single entry to the text path."""
     normalized = [normalize(t) for t in texts]
+    read = [read_back(t) for t in normalized]
     channels = channels if channels is not None else [None] * len(texts)
     return [
-        Prepared(text, tuple(tokens), channel)
-        for text, tokens, channel in zip(
-            normalized, analyze_many(normalized), channels, strict=True
+        Prepared(text, tuple(tokens), channel, text is not before)
+        for before, text, tokens, channel in zip(
+            normalized, read, analyze_many(read), channels, strict=True
         )
     ]
 

@@ -35,6 +35,8 @@ class Token(NamedTuple):
     imperative: bool = False  # «умри», «сдохни» curse, they do not report
     readings: frozenset[str] = frozenset()  # every possible lemma («валит»: валить, валита)
     quoted: bool = False  # inside «…» or "…": someone else's words, a review, irony
+    clause: int = 0  # index of the clause: commas, dashes, «а»/«но» and sentence ends part them
+    tense: str = ""  # a verb's tense by pymorphy3: "past", "pres", "futr"; "" for other words
 
 
 @cache
@@ -91,28 +93,31 @@ def lexicon() -> dict[str, str]:
 
 
 @lru_cache(maxsize=200_000)
-def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str]]:
-    """(normal form, is it a dictionary word, is it an imperative, every possible normal form)
+def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str], str]:
+    """(normal form, is it a dictionary word, is it an imperative, every possible normal form,
+    its tense if it is a verb)
     of one lower-cased word.
 
     Numbers fold to one token; emoji, symbols and times such as "9:30" stay as they are.
     """
     if word in _PLACEHOLDERS:
-        return word, True, False, frozenset({word})
+        return word, True, False, frozenset({word}), ""
     if word.isdigit():
-        return NUMBER_TOKEN, True, False, frozenset({NUMBER_TOKEN})
+        return NUMBER_TOKEN, True, False, frozenset({NUMBER_TOKEN}), ""
     if not any(ch.isalpha() for ch in word):
-        return word, True, False, frozenset({word})
+        return word, True, False, frozenset({word}), ""
     if word in lexicon():
-        return lexicon()[word], True, False, frozenset({lexicon()[word]})
+        return lexicon()[word], True, False, frozenset({lexicon()[word]}), ""
     analyzer = morph()
     try:
         parses = analyzer.parse(word)
     except ValueError:  # pymorphy3 asks for the Unicode name of a letter that has none («𘴈»)
-        return word, False, False, frozenset({word})
+        return word, False, False, frozenset({word}), ""
     normal = fold_yo(parses[0].normal_form)
     readings = frozenset(fold_yo(p.normal_form) for p in parses)
-    return normal, analyzer.word_is_known(word), "impr" in parses[0].tag, readings
+    tag = parses[0].tag
+    tense = tag.tense or "" if "VERB" in tag else ""
+    return normal, analyzer.word_is_known(word), "impr" in tag, readings, tense
 
 
 def lemma(word: str) -> str:
@@ -121,7 +126,10 @@ def lemma(word: str) -> str:
 
 _OPENING_QUOTES, _CLOSING_QUOTES, _STRAIGHT_QUOTES = "«„“", "»”", '"'
 # What a punctuation or space token does to the sentence count and the quotation state.
-_ENDS_SENTENCE, _OPENS_QUOTE, _CLOSES_QUOTE, _TOGGLES_QUOTE = 1, 2, 4, 8
+_ENDS_SENTENCE, _OPENS_QUOTE, _CLOSES_QUOTE, _TOGGLES_QUOTE, _ENDS_CLAUSE = 1, 2, 4, 8, 16
+_CLAUSE_MARKS = frozenset(",:;—–-()")
+# Words that open a clause of their own even without a comma before them (speech-to-text).
+CLAUSE_OPENERS = frozenset({"а", "но", "однако", "зато", "хотя"})
 SPAN_CACHE_SIZE = 200_000
 _new = tuple.__new__  # builds a Token without the named tuple's Python-level __new__
 
@@ -129,7 +137,9 @@ _new = tuple.__new__  # builds a Token without the named tuple's Python-level __
 def _punctuation(text: str) -> int:
     effect = 0
     if "\n" in text or ";" in text or not text.strip(".!?…"):
-        effect |= _ENDS_SENTENCE
+        effect |= _ENDS_SENTENCE | _ENDS_CLAUSE
+    elif any(ch in _CLAUSE_MARKS for ch in text):
+        effect |= _ENDS_CLAUSE
     if any(ch in _OPENING_QUOTES for ch in text):
         effect |= _OPENS_QUOTE
     elif any(ch in _CLOSING_QUOTES for ch in text):
@@ -141,7 +151,7 @@ def _punctuation(text: str) -> int:
 
 def _items(doc) -> list:
     """Per spaCy token, a word's (text, *analyze_word) or a punctuation token's effect; tokens
-    without an effect (commas, spaces) are left out."""
+    without an effect (spaces, most punctuation) are left out."""
     items = []
     for t in doc:
         if t.is_punct or t.is_space:
@@ -154,9 +164,11 @@ def _items(doc) -> list:
 
 
 def _assemble(items) -> list[Token]:
-    tokens, sentence, quoted = [], 0, False
+    tokens, sentence, clause, quoted = [], 0, 0, False
     for item in items:
         if item.__class__ is int:
+            if item & _ENDS_CLAUSE:
+                clause += 1 if tokens and tokens[-1].clause == clause else 0
             if item & _ENDS_SENTENCE:
                 sentence += 1 if tokens and tokens[-1].sentence == sentence else 0
                 quoted = False  # an unclosed quote ends with its sentence
@@ -167,8 +179,15 @@ def _assemble(items) -> list[Token]:
             elif item & _TOGGLES_QUOTE:
                 quoted = not quoted
             continue
-        text, normal, known, imperative, readings = item
-        tokens.append(_new(Token, (text, normal, sentence, known, imperative, readings, quoted)))
+        text, normal, known, imperative, readings, tense = item
+        if text in CLAUSE_OPENERS and tokens and tokens[-1].clause == clause:
+            clause += 1
+        tokens.append(
+            _new(
+                Token,
+                (text, normal, sentence, known, imperative, readings, quoted, clause, tense),
+            )
+        )
     return tokens
 
 

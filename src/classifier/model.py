@@ -159,7 +159,11 @@ class ComplaintClassifier:
             proba["urgency"],
             self.thresholds.min_critical,
         )
-        overrides = [self.rules.check(p) for p in prepared] if self.rules else None
+        overrides = (
+            [self.rules.check(p, m.received_at) for p, m in zip(prepared, messages, strict=True)]
+            if self.rules
+            else None
+        )
         return self._decide(
             messages,
             X,
@@ -168,12 +172,13 @@ class ComplaintClassifier:
             hards.tolist(),
             [URGENCIES[u] for u in urgencies.tolist()],
             overrides or [None] * len(messages),
+            [p.text if p.transliterated else None for p in prepared],
         )
 
     def __call__(self, text: str, channel: str | None = None) -> Decision:
         return self.map([Message(text=text, channel=channel)])[0]
 
-    def _decide(self, messages, X, proba, categories, hards, urgencies, overrides):
+    def _decide(self, messages, X, proba, categories, hards, urgencies, overrides, read_as):
         """The decisions of a batch: what can be computed for all rows at once is, and the
         per-message loop only assembles."""
         rounded = {
@@ -226,6 +231,7 @@ class ComplaintClassifier:
                     explanation={name: rows[i] for name, rows in explanations.items()},
                     override=override,
                     model_version=self.version,
+                    read_as=read_as[i],
                 )
             )
         return decisions

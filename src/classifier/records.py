@@ -22,10 +22,29 @@ class Message:
     text: str
     channel: str | None = None
     id: str | None = None
+    # When the message reached us: "yesterday" and "2 ноября" are read against it (safety rules,
+    # README "When did it happen"). None means now.
+    received_at: datetime | None = None
 
 
 class InvalidInput(ValueError):
     """A message or record that does not have the expected shape; the text says what to fix."""
+
+
+def parse_received_at(value: object) -> datetime | None:
+    """An ISO 8601 time with a timezone, or None; `InvalidInput` says what was expected."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput(f"'received_at' must be {OPTIONAL_FIELDS['received_at']}; got {value!r}")
+    return moment
 
 
 def message_from_dict(data: object) -> Message:
@@ -45,7 +64,22 @@ def message_from_dict(data: object) -> Message:
     message_id = data.get("id")
     if message_id is not None and not isinstance(message_id, str | int):
         raise InvalidInput("field 'id' must be a string")
-    return Message(text=text, channel=channel, id=None if message_id is None else str(message_id))
+    return Message(
+        text=text,
+        channel=channel,
+        id=None if message_id is None else str(message_id),
+        received_at=parse_received_at(data.get("received_at")),
+    )
+
+
+def message_of(record: dict) -> Message:
+    """The message of an annotated record, as the model reads it."""
+    return Message(
+        record["text"],
+        record["channel"],
+        record["id"],
+        parse_received_at(record.get("received_at")),
+    )
 
 
 _ALLOWED = {
@@ -75,14 +109,9 @@ def _optional_problems(record: dict) -> list[str]:
         problems.append(f"'in_domain' must be true or false; got {record['in_domain']!r}")
     if "received_at" in record:
         try:
-            moment = datetime.fromisoformat(str(record["received_at"]))
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            problems.append(
-                f"'received_at' must be {OPTIONAL_FIELDS['received_at']}; "
-                f"got {record['received_at']!r}"
-            )
+            parse_received_at(record["received_at"])
+        except InvalidInput as error:
+            problems.append(str(error))
     return problems
 
 

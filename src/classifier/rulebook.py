@@ -1,7 +1,11 @@
-"""The safety rules file: its shapes (`Rule`, `CueSet`, `Vocabulary`) and how it is read.
+"""The safety rules file: its shapes (`Rule`, `CueSet`, `TimeWords`, `Vocabulary`) and how it is
+read.
 
-`data/safety_rules.yaml` is written for quality staff; this module turns it into the frozen
-values the engine (`safety.SafetyRules`) runs, and says where the file is wrong when it is.
+`data/safety_rules.yaml` is written for quality staff, in natural Russian; this module lemmatizes
+its phrases at load, turns it into the frozen values the engine (`safety.SafetyRules`) runs, and
+says where the file is wrong when it is. Longer than 300 lines because the loader's checks are
+what keep an edit by quality staff from silencing a rule unseen: every check names the place and
+what was expected.
 """
 
 from __future__ import annotations
@@ -13,21 +17,18 @@ from pathlib import Path
 import yaml
 
 from .labels import CATEGORIES
+from .lemmatize import analyze_word
 from .normalize import fold_yo
 from .phrases import Phrase
+from .timing import KINDS, Calendar
 
 DEFAULT_RULES = "safety_rules.yaml"
-CUE_KINDS = (
-    "negation",
-    "hypothetical",
-    "settled",
-    "past",
-    "long_ago",
-    "report",
-    "inanimate",
-    "unrelated",
-)
-SCOPES = ("sentence", "near", "message")
+CUE_KINDS = ("negation", "hypothetical", "settled", "inanimate", "unrelated", "hearsay")
+WITHIN = ("clause", "sentence")
+# A cue word counts only this close to the trigger: one word must never silence a rule from the
+# far end of a long sentence («Кот умер, муж в шоке»).
+MAX_WINDOW = 8
+TIME_PHRASES = (*KINDS, "late_report")
 
 
 class RulesError(ValueError):
@@ -36,16 +37,26 @@ class RulesError(ValueError):
 
 # -- data shapes ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    received_at: str | None = None  # ISO 8601; the time decision reads dates against it
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     title: str
     category: str | None
     action: str
     phrases: tuple[Phrase, ...]
-    cancelled_by: tuple[str, ...]  # cue kinds that cancel a match of this rule
+    cancelled_by: tuple[str, ...]  # cue kinds that cancel a match of this rule (file says which)
+    needs_now: bool = True  # fires only for an event now or today (`timing`)
+    threat: bool = False  # a trigger in the future tense is a threat made now («проломит голову»)
     needs_context: bool = True  # fires only in a message about pets or the service
     skip_imperative: bool = False  # «умри», «сдохни» are curses, not reports
     skip_quoted: bool = False  # «бросила кота умирать» in quotes retells a review, not an event
+    fire: tuple[Example, ...] = ()  # examples that must fire this rule (run as tests)
+    silent: tuple[Example, ...] = ()  # examples on which no rule may fire
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,88 +67,200 @@ class Verdict:
     fired: bool
     matched: tuple[str, ...] = ()
     reason: str = ""
+    when: object = None  # timing.When of the matched trigger, when the time was decided
 
 
 @dataclass(frozen=True)
 class CueSet:
+    """Words that cancel a trigger near them. Single words count within `window` words of the
+    trigger and in its clause or sentence (`within`); phrases of two or more words anywhere in
+    the trigger's sentence, or `reach` sentences around it."""
+
     kind: str
-    scope: str  # "sentence"; "near": also `near` sentences either side; "message": anywhere
+    window: int
+    within: str
     phrases: tuple[Phrase, ...]
-    before_only: tuple[str, ...] = ()  # single lemmas that count only before the trigger
+    reach: int = 0
+    before_only: frozenset[str] = frozenset()  # single lemmas that count only before the trigger
+
+
+@dataclass(frozen=True)
+class TimeWords:
+    """The vocabulary of the time decision (`timing`): phrases per kind, and the calendar."""
+
+    phrases: dict[str, tuple[Phrase, ...]]  # kind or "late_report" -> phrases
+    calendar: Calendar
 
 
 @dataclass
 class Vocabulary:
     gap: int
-    near: int
     negators: frozenset[str]
     negation_window: int
+    time: TimeWords
     cues: dict[str, CueSet] = field(default_factory=dict)
     idioms: tuple[Phrase, ...] = ()
     context: frozenset[str] = frozenset()  # lemmas that show a message is about pets/the service
 
 
+# -- reading -------------------------------------------------------------------------------------
+def lemma_of(word: str) -> str:
+    """The lemma a phrase word stands for: a word already in dictionary form stays («кома» is not
+    «ком»), an inflected one is lemmatized («дышит» → «дышать»), a number is any number."""
+    normal, _, _, readings, _ = analyze_word(word)
+    return word if word in readings else normal
+
+
+def phrase(text: str) -> Phrase:
+    """A phrase of lemmas; a word written `=так` matches only as written («на =днях» is not
+    «на дне»)."""
+    return Phrase(
+        tuple(w[1:] if w.startswith("=") else lemma_of(w) for w in fold_yo(text.lower()).split())
+    )
+
+
 def _phrases(values: object, where: str) -> tuple[Phrase, ...]:
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise RulesError(f"{where}: expected a list of phrases (strings of lemmas), got {values!r}")
-    return tuple(Phrase(tuple(fold_yo(v.lower()).split())) for v in values)
+        raise RulesError(f"{where}: expected a list of phrases in Russian, got {values!r}")
+    return tuple(phrase(v) for v in values)
+
+
+def _words(values: object, where: str) -> frozenset[str]:
+    return frozenset(w for p in _phrases(values or [], where) for w in p.lemmas)
+
+
+def _int(body: dict, key: str, default: int, where: str, low: int, high: int) -> int:
+    value = body.get(key, default)
+    if not isinstance(value, int) or not low <= value <= high:
+        raise RulesError(f"{where}.{key}: expected a whole number {low}..{high}, got {value!r}")
+    return value
+
+
+def _cues(data: object, source: str) -> dict[str, CueSet]:
+    if not isinstance(data, dict):
+        raise RulesError(f"{source}: cues: expected a mapping of cue kinds, got {data!r}")
+    cues = {}
+    for kind, body in data.items():
+        where = f"{source}: cues.{kind}"
+        if kind not in CUE_KINDS:
+            raise RulesError(f"{where}: expected one of {', '.join(CUE_KINDS)}")
+        if not isinstance(body, dict) or "window" not in body:
+            raise RulesError(
+                f"{where}: expected 'window' (words either side of the trigger, 1..{MAX_WINDOW})"
+                " and 'phrases'"
+            )
+        within = body.get("within", "clause")
+        if within not in WITHIN:
+            raise RulesError(f"{where}.within: expected one of {', '.join(WITHIN)}")
+        cues[kind] = CueSet(
+            kind=kind,
+            window=_int(body, "window", 0, where, 1, MAX_WINDOW),
+            within=within,
+            phrases=_phrases(body.get("phrases", []), f"{where}.phrases"),
+            reach=_int(body, "reach", 0, where, 0, 10),
+            before_only=_words(body.get("before"), f"{where}.before"),
+        )
+    return cues
+
+
+def _time(data: object, source: str) -> TimeWords:
+    where = f"{source}: time"
+    if not isinstance(data, dict):
+        raise RulesError(
+            f"{where}: expected a mapping with {', '.join(TIME_PHRASES)} and the calendar"
+        )
+    unknown = set(data) - {*TIME_PHRASES, "months", "weekdays", "last", "next"}
+    if unknown:
+        raise RulesError(f"{where}: unknown keys {sorted(unknown)}")
+    months = tuple(lemma_of(m) for m in data.get("months", []))
+    weekdays = tuple(lemma_of(d) for d in data.get("weekdays", []))
+    if len(months) != 12 or len(weekdays) != 7:
+        raise RulesError(f"{where}: expected 12 months and 7 weekdays, in calendar order")
+    return TimeWords(
+        phrases={kind: _phrases(data.get(kind, []), f"{where}.{kind}") for kind in TIME_PHRASES},
+        calendar=Calendar(
+            months,
+            weekdays,
+            _words(data.get("last"), f"{where}.last"),
+            _words(data.get("next"), f"{where}.next"),
+        ),
+    )
+
+
+def _examples(values: object, where: str) -> tuple[Example, ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list):
+        raise RulesError(f"{where}: expected a list of texts or {{text, received_at}} mappings")
+    examples = []
+    for n, value in enumerate(values):
+        if isinstance(value, str) and value.strip():
+            examples.append(Example(value))
+        elif isinstance(value, dict) and isinstance(value.get("text"), str):
+            examples.append(Example(value["text"], value.get("received_at")))
+        else:
+            raise RulesError(f"{where}[{n}]: expected a text or {{text, received_at}}")
+    return tuple(examples)
+
+
+def _rule(body: object, where: str) -> Rule:
+    required = {"id", "action", "phrases", "cancelled_by", "needs_now"}
+    if not isinstance(body, dict) or not required <= body.keys():
+        raise RulesError(f"{where}: expected {', '.join(sorted(required))}")
+    category = body.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise RulesError(
+            f"{where}: category must be one of {', '.join(CATEGORIES)} or empty; got {category!r}"
+        )
+    cancelled_by = body["cancelled_by"]
+    if not isinstance(cancelled_by, list) or set(cancelled_by) - set(CUE_KINDS):
+        raise RulesError(
+            f"{where}.cancelled_by: expected a list of cue kinds ({', '.join(CUE_KINDS)}), "
+            f"got {cancelled_by!r}"
+        )
+    if not isinstance(body["needs_now"], bool):
+        raise RulesError(f"{where}.needs_now: expected true or false")
+    examples = body.get("examples") or {}
+    if not isinstance(examples, dict) or set(examples) - {"fire", "silent"}:
+        raise RulesError(f"{where}.examples: expected 'fire' and 'silent' lists")
+    return Rule(
+        id=body["id"],
+        title=body.get("title", body["id"]),
+        category=category,
+        action=body["action"],
+        phrases=_phrases(body["phrases"], f"{where}.phrases"),
+        cancelled_by=tuple(cancelled_by),
+        needs_now=body["needs_now"],
+        threat=bool(body.get("threat", False)),
+        needs_context=bool(body.get("needs_context", True)),
+        skip_imperative=bool(body.get("skip_imperative", False)),
+        skip_quoted=bool(body.get("skip_quoted", True)),
+        fire=_examples(examples.get("fire"), f"{where}.examples.fire"),
+        silent=_examples(examples.get("silent"), f"{where}.examples.silent"),
+    )
 
 
 def parse_rules(data: object, source: str) -> tuple[list[Rule], Vocabulary]:
-    if not isinstance(data, dict) or "rules" not in data:
-        raise RulesError(f"{source}: expected a mapping with 'rules', 'cues' and 'idioms'")
-    settings = data.get("settings", {})
-    cues = {}
-    for kind, body in (data.get("cues") or {}).items():
-        if kind not in CUE_KINDS:
-            raise RulesError(f"{source}: cues.{kind}: expected one of {', '.join(CUE_KINDS)}")
-        if body.get("scope", "sentence") not in SCOPES:
-            raise RulesError(f"{source}: cues.{kind}.scope: expected one of {', '.join(SCOPES)}")
-        cues[kind] = CueSet(
-            kind=kind,
-            scope=body.get("scope", "sentence"),
-            phrases=_phrases(body.get("phrases", []), f"{source}: cues.{kind}.phrases"),
-            before_only=tuple(body.get("before", [])),
-        )
+    if not isinstance(data, dict) or not {"rules", "cues", "time"} <= data.keys():
+        raise RulesError(f"{source}: expected a mapping with 'rules', 'cues', 'time' and 'idioms'")
+    settings = data.get("settings") or {}
     vocabulary = Vocabulary(
-        gap=int(settings.get("gap", 2)),
-        near=int(settings.get("near_sentences", 1)),
+        gap=_int(settings, "gap", 2, f"{source}: settings", 0, 5),
         negators=frozenset(settings.get("negators", ["не", "нет", "ни"])),
-        negation_window=int(settings.get("negation_window", 2)),
-        cues=cues,
+        negation_window=_int(settings, "negation_window", 1, f"{source}: settings", 0, 4),
+        time=_time(data["time"], source),
+        cues=_cues(data["cues"], source),
         idioms=_phrases(data.get("idioms", []), f"{source}: idioms"),
-        context=frozenset(w.lower() for w in data.get("context", [])),
+        context=_words(data.get("context", []), f"{source}: context")
+        | frozenset(w.lower() for w in data.get("context", [])),
     )
     rules, seen = [], set()
     for n, body in enumerate(data["rules"]):
-        where = f"{source}: rules[{n}]"
-        if not isinstance(body, dict) or not {"id", "action", "phrases"} <= body.keys():
-            raise RulesError(f"{where}: expected 'id', 'action' and 'phrases'")
-        if body["id"] in seen:
-            raise RulesError(f"{where}: duplicate rule id {body['id']!r}")
-        seen.add(body["id"])
-        category = body.get("category")
-        if category is not None and category not in CATEGORIES:
-            raise RulesError(
-                f"{where}: category must be one of {', '.join(CATEGORIES)} or "
-                f"empty; got {category!r}"
-            )
-        unknown = set(body.get("cancelled_by", CUE_KINDS)) - set(CUE_KINDS)
-        if unknown:
-            raise RulesError(f"{where}: unknown cue kinds {sorted(unknown)}")
-        rules.append(
-            Rule(
-                id=body["id"],
-                title=body.get("title", body["id"]),
-                category=category,
-                action=body["action"],
-                phrases=_phrases(body["phrases"], f"{where}.phrases"),
-                cancelled_by=tuple(body.get("cancelled_by", CUE_KINDS)),
-                needs_context=bool(body.get("needs_context", True)),
-                skip_imperative=bool(body.get("skip_imperative", False)),
-                skip_quoted=bool(body.get("skip_quoted", True)),
-            )
-        )
+        rule = _rule(body, f"{source}: rules[{n}]")
+        if rule.id in seen:
+            raise RulesError(f"{source}: rules[{n}]: duplicate rule id {rule.id!r}")
+        seen.add(rule.id)
+        rules.append(rule)
     return rules, vocabulary
 
 

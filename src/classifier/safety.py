@@ -2,19 +2,30 @@
 
 Read like razdel's tokenizer: an ordered list of small named rules, the first that fires
 decides, and a debug view (`explain`) says what every rule thought and why. The vocabulary lives
-in `data/safety_rules.yaml`, which quality staff read and extend without touching code.
+in `data/safety_rules.yaml`, written in natural Russian for quality staff and lemmatized at load
+(`rulebook`).
 
 A rule matches a phrase of lemmas in order, with up to `gap` other words between them, so that
 «не дышит», «не дышал» and «перестала дышать» all match. Words of five letters or more also match
-with one typo («атравилась», «кравь»). A match is cancelled by cues scoped to the sentence
-(negation, hypothetical questions), to the sentences around it (settled or past events), to the
-whole message (a formal complaint written afterwards), or by an idiom covering the matched words.
+with one typo («атравилась», «кравь»). A match is then judged, in this order:
+
+1. inside an idiom («кровь из носу надо»), an imperative curse, or quoted words: not an event;
+2. a negation of the matched words («не отравилась», «крови нет»);
+3. the cues the rule names in `cancelled_by` — each cue word counts only within its set's word
+   window of the trigger, in the same clause or sentence; phrases of several words in the
+   sentence, or `reach` sentences around it;
+4. the time decision (`timing`): a rule with `needs_now` fires only for an event now or today.
 A rule fires only in a message about pets or the service (the `context` words).
+
+Longer than 300 lines because the hot path (`check`), the debug view (`explain`) and the file's
+own examples must judge a match by one and the same code, which needs the message model here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
 
@@ -22,9 +33,22 @@ from .decision import Override
 from .features import Prepared, prepare
 from .lemmatize import Token
 from .phrases import FuzzyLexicon, Match, Phrase, find_phrase
-from .rulebook import Rule, RulesError, Verdict, Vocabulary, read_rules
+from .records import parse_received_at
+from .rulebook import CueSet, Rule, RulesError, Verdict, Vocabulary, read_rules
+from .timing import KINDS, Mark, When, calendar_marks, decide
 
 __all__ = ["RulesError", "SafetyRules", "Verdict"]
+
+
+@dataclass
+class _Message:
+    """One message as the rules read it; the time marks are found once, when first needed."""
+
+    tokens: Sequence[Token]
+    present: frozenset[str]
+    received: date
+    idioms: frozenset[int] = frozenset()
+    _marks: tuple[list[Mark], list[Mark]] | None = None
 
 
 class SafetyRules:
@@ -50,7 +74,7 @@ class SafetyRules:
 
     # The hot path: first rule that fires wins. It decides as `explain` does, but judges only
     # the rules with a phrase all of whose words the message holds.
-    def check(self, item: Prepared) -> Override | None:
+    def check(self, item: Prepared, received: date | datetime | None = None) -> Override | None:
         present = self.words_in(item.tokens)
         candidates = sorted(
             {
@@ -60,33 +84,62 @@ class SafetyRules:
                 if phrase.needs <= present
             }
         )
-        idioms = in_context = None
+        if not candidates:
+            return None
+        message, in_context = self._message(item, present, received), None
         for rule in map(self.rules.__getitem__, candidates):
             if rule.needs_context:
                 if in_context is None:
                     in_context = self._in_context(item.tokens)
                 if not in_context:
                     continue
-            if idioms is None:
-                idioms = self._idiom_positions(item.tokens, present)
-            verdict = self._judge(rule, item.tokens, idioms, present)
+            verdict = self._judge(rule, message)
             if verdict.fired:
-                return Override(rule.id, verdict.matched, rule.action, rule.category)
+                return Override(rule.id, verdict.matched, rule.action, rule.category, verdict.when)
         return None
 
-    def explain(self, item: Prepared) -> list[Verdict]:
+    def explain(self, item: Prepared, received: date | datetime | None = None) -> list[Verdict]:
         """Every rule's verdict on one message, with the reason: the debug view."""
-        return [verdict for verdict, _ in self._verdicts(item)]
-
-    def _verdicts(self, item: Prepared):
-        present = self.words_in(item.tokens)
-        idioms = self._idiom_positions(item.tokens, present)
+        message = self._message(item, self.words_in(item.tokens), received)
         in_context = self._in_context(item.tokens)
-        for rule in self.rules:
-            if rule.needs_context and not in_context:
-                yield Verdict(rule.id, False, (), "no pet or service words in the message"), rule
-            else:
-                yield self._judge(rule, item.tokens, idioms, present), rule
+        return [
+            self._judge(rule, message)
+            if in_context or not rule.needs_context
+            else Verdict(rule.id, False, (), "no pet or service words in the message")
+            for rule in self.rules
+        ]
+
+    def when(self, item: Prepared, positions: Sequence[int], received=None) -> When:
+        """The time decision for the words at `positions` (for tests and the debug view)."""
+        message = self._message(item, self.words_in(item.tokens), received)
+        return self._when(message, positions)
+
+    def example_failures(self) -> list[str]:
+        """Each rule's `examples` that do not behave: a `fire` example this rule does not report,
+        a `silent` one on which some rule fires. Empty when the file keeps its promises."""
+        cases = [
+            (rule, kind, example)
+            for rule in self.rules
+            for kind, examples in (("fire", rule.fire), ("silent", rule.silent))
+            for example in examples
+        ]
+        received = [parse_received_at(example.received_at) for _, _, example in cases]
+        fired = self.check_texts([example.text for _, _, example in cases], received)
+        failures = []
+        for (rule, kind, example), got in zip(cases, fired, strict=True):
+            if kind == "fire" and (got is None or got.rule != rule.id):
+                what = f"rule {got.rule}" if got else "no rule"
+                failures.append(f"{rule.id}: must fire, got {what}: «{example.text}»")
+            elif kind == "silent" and got is not None:
+                said = f"{got.rule} fired on «{' '.join(got.matched)}»"
+                failures.append(f"{rule.id}: must stay silent, {said}: «{example.text}»")
+        return failures
+
+    def check_texts(
+        self, texts: list[str], received: Sequence[date | datetime | None] | None = None
+    ) -> list[Override | None]:
+        days = received or [None] * len(texts)
+        return [self.check(item, day) for item, day in zip(prepare(texts), days, strict=True)]
 
     def words_in(self, tokens: Sequence[Token]) -> frozenset[str]:
         """Every word a phrase could match in these tokens: as written, lemmas, other readings,
@@ -98,47 +151,126 @@ class SafetyRules:
                 present |= self.lexicon.lookup(t.text)
         return frozenset(present)
 
+    # -- reading one message ---------------------------------------------------------------------
+    def _message(self, item: Prepared, present, received) -> _Message:
+        if isinstance(received, datetime):
+            received = received.date()
+        message = _Message(item.tokens, present, received or date.today())
+        message.idioms = frozenset(
+            p
+            for idiom in self.vocabulary.idioms
+            for m in self._find(message, idiom)
+            for p in range(m.positions[0], m.positions[-1] + 1)
+        )
+        return message
+
+    def _find(self, message: _Message, phrase: Phrase, tokens=None) -> list[Match]:
+        tokens = message.tokens if tokens is None else tokens
+        return find_phrase(tokens, phrase, self.lexicon, self.vocabulary.gap, message.present)
+
     def _in_context(self, tokens: Sequence[Token]) -> bool:
         context = self.vocabulary.context
         return not context or any(t.lemma in context or t.text in context for t in tokens)
 
-    def check_texts(self, texts: list[str]) -> list[Override | None]:
-        return [self.check(item) for item in prepare(texts)]
+    def _marks(self, message: _Message) -> tuple[list[Mark], list[Mark]]:
+        """(time marks, marks of a report written later) of the message, found once."""
+        if message._marks is None:
+            time = self.vocabulary.time
+            marks = [
+                Mark(kind, m.positions, m.words)
+                for kind in KINDS
+                for phrase in time.phrases[kind]
+                for m in self._find(message, phrase)
+                if not message.idioms & set(m.positions)
+            ]
+            marks += calendar_marks(message.tokens, time.calendar, message.received)
+            late = [
+                Mark("earlier", m.positions, m.words)
+                for phrase in time.phrases["late_report"]
+                for m in self._find(message, phrase)
+            ]
+            message._marks = (marks, late)
+        return message._marks
 
-    def _idiom_positions(self, tokens: Sequence[Token], present) -> frozenset[int]:
-        v = self.vocabulary
-        return frozenset(
-            p
-            for idiom in v.idioms
-            if idiom.needs <= present
-            for m in find_phrase(tokens, idiom, self.lexicon, v.gap, present)
-            for p in range(m.positions[0], m.positions[-1] + 1)
-        )
+    def _when(self, message: _Message, positions: Sequence[int]) -> When:
+        marks, late = self._marks(message)
+        tokens = message.tokens
+        verbs = {t.clause for t in tokens if t.tense}
+        return decide(tokens, positions, marks, late, verbs.__contains__)
 
-    def _judge(
-        self, rule: Rule, tokens: Sequence[Token], idioms: frozenset[int], present: frozenset[str]
-    ) -> Verdict:
-        v = self.vocabulary
-        reasons = []
+    # -- judging one rule ------------------------------------------------------------------------
+    def _judge(self, rule: Rule, message: _Message) -> Verdict:
+        tokens, reasons = message.tokens, []
         for phrase in rule.phrases:
-            if not phrase.needs <= present:
+            if not phrase.needs <= message.present:
                 continue
-            for match in find_phrase(tokens, phrase, self.lexicon, v.gap, present):
-                if idioms & set(match.positions):
-                    reasons.append(f"«{' '.join(match.words)}» is inside an idiom")
+            for match in self._find(message, phrase):
+                said = f"«{' '.join(match.words)}»"
+                if message.idioms & set(match.positions):
+                    reasons.append(f"{said} is inside an idiom")
                     continue
                 if rule.skip_imperative and tokens[match.positions[0]].imperative:
-                    reasons.append(f"«{' '.join(match.words)}» is an imperative, a curse")
+                    reasons.append(f"{said} is an imperative, a curse")
                     continue
                 if rule.skip_quoted and all(tokens[p].quoted for p in match.positions):
-                    reasons.append(f"«{' '.join(match.words)}» is in quotation marks")
+                    reasons.append(f"{said} is in quotation marks")
                     continue
-                cancel = self._cancelled(rule, phrase, match, tokens, present)
+                cancel = self._cancelled(rule, phrase, match, message)
                 if cancel:
-                    reasons.append(f"«{' '.join(match.words)}» cancelled: {cancel}")
+                    reasons.append(f"{said} cancelled: {cancel}")
                     continue
-                return Verdict(rule.id, True, match.words, f"matched «{phrase.text}»")
+                when = self._when(message, match.positions)
+                if rule.threat and when.kind == "planned" and when.by_tense:
+                    when = When("now", when.words, "a threat: said now, of what he will do")
+                if rule.needs_now and not when.current:
+                    words = f" («{' '.join(when.words)}»)" if when.words else ""
+                    reasons.append(f"{said} held back: {when.kind}{words}, {when.reason}")
+                    continue
+                return Verdict(rule.id, True, match.words, f"matched «{phrase.text}»", when)
         return Verdict(rule.id, False, (), "; ".join(reasons) or "no trigger")
+
+    def _cancelled(self, rule: Rule, phrase: Phrase, match: Match, message) -> str | None:
+        if "negation" in rule.cancelled_by:
+            negator = self._negator(phrase, match, message.tokens)
+            if negator:
+                return negator
+        for kind in rule.cancelled_by:
+            cue = self.vocabulary.cues.get(kind)
+            found = cue and self._cue(cue, match, message)
+            if found:
+                return f"{kind} cue «{found}»"
+        return None
+
+    def _cue(self, cue: CueSet, match: Match, message: _Message) -> str | None:
+        """The words of `cue` that cancel this match, if any (see `CueSet` for where)."""
+        tokens = message.tokens
+        first, last = match.positions[0], match.positions[-1]
+        trigger = tokens[first]
+
+        def near(j: int) -> bool:
+            if cue.within == "clause":
+                return tokens[j].clause == trigger.clause and tokens[j].sentence == trigger.sentence
+            return tokens[j].sentence == trigger.sentence
+
+        window = [
+            j
+            for j in range(max(0, first - cue.window), min(len(tokens), last + cue.window + 1))
+            if j not in match.positions and near(j)
+        ]
+        for j in window:
+            if j < first and tokens[j].lemma in cue.before_only:
+                return tokens[j].text
+        for phrase in cue.phrases:
+            if not phrase.needs <= message.present:
+                continue
+            if len(phrase.lemmas) == 1:
+                scope = [tokens[j] for j in window]
+            else:
+                scope = [t for t in tokens if abs(t.sentence - trigger.sentence) <= cue.reach]
+            found = self._find(message, phrase, scope)
+            if found:
+                return " ".join(found[0].words)
+        return None
 
     def _negator(self, phrase: Phrase, match: Match, tokens) -> str | None:
         """A negation of the matched words: just before them («не отравилась»), between them
@@ -155,8 +287,7 @@ class SafetyRules:
                 and (tokens[j].lemma in v.negators or tokens[j].text in v.negators)
             )
 
-        own = set(phrase.lemmas)
-        if not own & v.negators:
+        if not set(phrase.lemmas) & v.negators:
             before = range(max(0, first - v.negation_window), first)
             found = next((j for j in before if is_negator(j)), None)
             if found is not None:
@@ -171,37 +302,4 @@ class SafetyRules:
             or (after + 1 < len(tokens) and tokens[after + 1].lemma == "быть")
         ):
             return f"negation «{' '.join(t.text for t in tokens[after : after + 2])}» after it"
-        return None
-
-    def _cancelled(
-        self, rule: Rule, phrase: Phrase, match: Match, tokens, present: frozenset[str]
-    ) -> str | None:
-        v = self.vocabulary
-        start = match.positions[0]
-        sentence = tokens[start].sentence
-        if "negation" in rule.cancelled_by:
-            negator = self._negator(phrase, match, tokens)
-            if negator:
-                return negator
-        for kind in rule.cancelled_by:
-            cue = v.cues.get(kind)
-            if cue is None:
-                continue
-            # Only cue phrases whose words are all in the message can match: the scope is
-            # cut out for those alone (most cues have none).
-            possible = [p for p in cue.phrases if p.needs <= present]
-            if possible:
-                if cue.scope == "message":
-                    scope = tokens
-                else:
-                    reach = v.near if cue.scope == "near" else 0
-                    scope = [t for t in tokens if abs(t.sentence - sentence) <= reach]
-                for p in possible:
-                    found = find_phrase(scope, p, self.lexicon, v.gap, present)
-                    if found:
-                        return f"{kind} cue «{' '.join(found[0].words)}»"
-            if cue.before_only:
-                for j in range(start):
-                    if tokens[j].sentence == sentence and tokens[j].lemma in cue.before_only:
-                        return f"{kind} cue «{tokens[j].text}» before it"
         return None

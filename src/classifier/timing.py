@@ -1,0 +1,234 @@
+"""When did it happen: now, today, earlier, planned, or only supposed.
+
+A rule that needs the event to be now (`needs_now` in the rules file) fires only when this says
+`now` or `today`: the guide's critical is a life in danger right now, or a death during, at or
+right after the visit. The decision reads, in this order:
+
+1. time words in the trigger's own clause («вчера», «2 ноября», «если», «завтра»), or in the
+   clause it depends on when it opens with «когда» or «пока» («месяц назад Лена спасла собаку,
+   когда та подавилась»); a condition or question earlier in its sentence («что будет, если
+   ситтер не заметит, что собака подавилась»);
+2. the tense of the trigger's verb, or of the verb right before an infinitive («начнёт
+   задыхаться»): present is now («не дышит»), future is planned («умрёт»);
+3. time words elsewhere in its sentence — those saying now or today from any clause, those
+   saying earlier, planned or supposed only from a clause without a verb of its own
+   («Кот умер в субботу вечером — через два дня после прогулки»), since a clause with its own
+   verb speaks of its own event («Собака не дышит, в субботу оставили с ситтером»);
+4. for a trigger in the past or without a verb: the marks of a report written later, anywhere in
+   the message («прошла неделя», «пишу повторно»), unless the message also says now or today.
+Otherwise the event is taken to be today: a message that reports a death without saying when
+reports a recent one, and a missed emergency costs more than a needless call.
+
+Dates («2 ноября», «02.11.2026») and weekdays («в субботу», «в прошлую пятницу») are compared with
+the day the message arrived (`received`); without it, with today.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .lemmatize import Token
+
+CURRENT = ("now", "today")
+KINDS = ("now", "today", "earlier", "planned", "hypothetical")
+# Within one clause, the more specific word wins: «вчера утром» is yesterday.
+PRIORITY = {"hypothetical": 0, "planned": 1, "earlier": 2, "now": 3, "today": 4}
+_DOTTED_DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?$")
+FUTURE_DATE_SLACK = 60  # days: «28 декабря» read on 3 January is last year's
+# A clause opened by these takes its time from the clause before it.
+DEPENDENT = frozenset({"когда", "пока"})
+# An infinitive trigger after these is a possibility («может отравиться»), supposed when its
+# sentence also holds a condition.
+MODALS = frozenset({"мочь"})
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    kind: str  # one of KINDS
+    words: tuple[str, ...] = ()  # the words that decided, as written
+    reason: str = ""
+    by_tense: bool = False  # decided by a verb's tense, not by a time word
+
+    @property
+    def current(self) -> bool:
+        return self.kind in CURRENT
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "words": list(self.words), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A time word found in a message: which kind, where, the words."""
+
+    kind: str
+    positions: tuple[int, ...]
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The lemmas the time decision reads besides its phrases (from the rules file)."""
+
+    months: tuple[str, ...]
+    weekdays: tuple[str, ...]
+    last: frozenset[str]
+    next: frozenset[str]
+
+
+def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) -> list[Mark]:
+    """Dates, months and weekdays in the message, each with the kind it has against `received`.
+    A weekday's or another month's kind is settled later, by the trigger's tense (`weekday`)."""
+    marks = []
+    for i, token in enumerate(tokens):
+        found = None
+        if token.lemma in calendar.months and i > 0 and tokens[i - 1].text.isdigit():
+            found = _date(int(tokens[i - 1].text), calendar.months.index(token.lemma) + 1, None)
+            where = (i - 1, i)
+        elif (dotted := _DOTTED_DATE.match(token.text)) is not None:
+            day, month, year = dotted.groups()
+            found = _date(int(day), int(month), int(year) if year else None)
+            where = (i,)
+        if found is not None:
+            marks.append(Mark(_against(found, received), where, _words(tokens, where)))
+        elif (
+            token.lemma in calendar.months
+            and i > 0
+            and tokens[i - 1].lemma in ("в", "во")
+            and calendar.months.index(token.lemma) + 1 != received.month
+        ):
+            # «в августе» without a day: another month, so not today; the trigger's tense says
+            # whether it was (earlier) or will be (planned), as for a weekday.
+            marks.append(Mark("weekday", (i - 1, i), _words(tokens, (i - 1, i))))
+        elif token.lemma in calendar.weekdays:
+            before = tokens[i - 1].lemma if i > 0 else ""
+            if before in calendar.last:
+                kind = "earlier"
+            elif before in calendar.next:
+                kind = "planned"
+            elif calendar.weekdays.index(token.lemma) == received.weekday():
+                kind = "today"
+            else:
+                kind = "weekday"
+            where = (i - 1, i) if before in calendar.last | calendar.next else (i,)
+            marks.append(Mark(kind, where, _words(tokens, where)))
+    return marks
+
+
+def _date(day: int, month: int, year: int | None) -> tuple[int, int, int | None] | None:
+    if 1 <= day <= 31 and 1 <= month <= 12:
+        return day, month, (year + 2000 if year is not None and year < 100 else year)
+    return None
+
+
+def _against(found: tuple[int, int, int | None], received: date) -> str:
+    day, month, year = found
+    try:
+        when = date(year or received.year, month, day)
+    except ValueError:
+        return "earlier"
+    if year is None and when - received > timedelta(days=FUTURE_DATE_SLACK):
+        when = when.replace(year=when.year - 1)
+    return "today" if when == received else "earlier" if when < received else "planned"
+
+
+def _opener(tokens: Sequence[Token], position: int) -> str:
+    """The first word of the clause holding `position`."""
+    clause, start = tokens[position].clause, position
+    while start > 0 and tokens[start - 1].clause == clause:
+        start -= 1
+    return tokens[start].lemma
+
+
+def _auxiliary(tokens: Sequence[Token], position: int) -> int | None:
+    """The position of a verb with a tense right before an infinitive trigger («начнёт
+    задыхаться»), whose tense the trigger takes."""
+    for j in (position - 1, position - 2):
+        if j >= 0 and tokens[j].clause == tokens[position].clause and tokens[j].tense:
+            return j
+    return None
+
+
+def _words(tokens: Sequence[Token], where: Sequence[int]) -> tuple[str, ...]:
+    return tuple(tokens[p].text for p in where)
+
+
+def decide(
+    tokens: Sequence[Token],
+    trigger: Sequence[int],
+    marks: Sequence[Mark],
+    late_report: Sequence[Mark],
+    has_verb: Callable[[int], bool],
+) -> When:
+    """When the event of the trigger at `trigger` (token positions) happened.
+
+    `marks` are the message's time words (phrases and calendar), `late_report` the marks of a
+    report written later, `has_verb(clause)` whether a clause has a verb of its own."""
+    first, last = trigger[0], trigger[-1]
+    clause, sentence = tokens[first].clause, tokens[first].sentence
+    verb = next((p for p in trigger if tokens[p].tense), None)
+    helper = None if verb is not None else _auxiliary(tokens, first)
+    tense = (
+        tokens[verb if verb is not None else helper].tense if (verb, helper) != (None, None) else ""
+    )
+    if helper is not None:
+        tense_words = (tokens[helper].text, tokens[last].text)
+    else:
+        tense_words = (tokens[verb if verb is not None else last].text,)
+    tense_of = "the verb before the trigger" if helper is not None else "the trigger's verb"
+
+    def settle(mark: Mark) -> str:
+        if mark.kind != "weekday":
+            return mark.kind
+        return "planned" if tense == "futr" else "earlier"
+
+    clauses = {clause, clause - 1} if _opener(tokens, first) in DEPENDENT else {clause}
+    own = [
+        m
+        for m in marks
+        if tokens[m.positions[0]].clause in clauses and tokens[m.positions[0]].sentence == sentence
+    ]
+    if own:
+        best = min(own, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
+        return When(settle(best), best.words, "a time word in the trigger's clause")
+    supposed = [
+        m
+        for m in marks
+        if m.kind == "hypothetical"
+        and tokens[m.positions[0]].sentence == sentence
+        and m.positions[-1] < first
+    ]
+    if supposed:
+        return When("hypothetical", supposed[-1].words, "a condition or question before it")
+    if helper is not None and tokens[helper].lemma in MODALS:
+        # «может отравиться, если ситтер угостит» — a possibility under a condition
+        condition = [
+            m
+            for m in marks
+            if m.kind == "hypothetical" and tokens[m.positions[0]].sentence == sentence
+        ]
+        if condition:
+            return When(
+                "hypothetical", condition[0].words, "«может» with a condition in its sentence"
+            )
+    if tense == "pres":
+        return When("now", tense_words, f"{tense_of} is in the present tense", by_tense=True)
+    if tense == "futr":
+        return When("planned", tense_words, f"{tense_of} is in the future tense", by_tense=True)
+    near = [
+        m
+        for m in marks
+        if tokens[m.positions[0]].sentence == sentence
+        and (settle(m) in CURRENT or not has_verb(tokens[m.positions[0]].clause))
+    ]
+    if near:
+        best = min(near, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
+        return When(settle(best), best.words, "a time word in the trigger's sentence")
+    said_current = any(settle(m) in CURRENT for m in marks)
+    if late_report and not said_current:
+        mark = late_report[0]
+        return When("earlier", mark.words, "the message reports it later")
+    return When("today", (), "nothing says otherwise: taken as today")
