@@ -13,7 +13,9 @@ right after the visit. The decision reads, in this order:
 3. time words elsewhere in its sentence — those saying now or today from any clause, those
    saying earlier, planned or supposed only from a clause without a verb of its own
    («Кот умер в субботу вечером — через два дня после прогулки»), since a clause with its own
-   verb speaks of its own event («Собака не дышит, в субботу оставили с ситтером»);
+   verb speaks of its own event («Собака не дышит, в субботу оставили с ситтером»); a trigger
+   without a verb («отравление») takes them from any clause of its sentence, and a sentence with
+   no verb at all («…в понедельник она умерла. Отравление.») from the sentence before;
 4. for a trigger in the past or without a verb: the marks of a report written later, anywhere in
    the message («прошла неделя», «пишу повторно»), unless the message also says now or today.
 Otherwise the event is taken to be today: a message that reports a death without saying when
@@ -37,6 +39,35 @@ KINDS = ("now", "today", "earlier", "planned", "hypothetical")
 # Within one clause, the more specific word wins: «вчера утром» is yesterday.
 PRIORITY = {"hypothetical": 0, "planned": 1, "earlier": 2, "now": 3, "today": 4}
 _DOTTED_DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?$")
+# «<count> <unit> назад»: what a time that long ago is.
+AGO = {
+    "секунда": "now",
+    "минута": "now",
+    "минутка": "now",
+    "час": "today",
+    "день": "earlier",
+    "сутки": "earlier",
+    "неделя": "earlier",
+    "месяц": "earlier",
+    "год": "earlier",
+}
+COUNTS = frozenset(
+    [
+        "один",
+        "два",
+        "три",
+        "четыре",
+        "пять",
+        "шесть",
+        "семь",
+        "восемь",
+        "девять",
+        "десять",
+        "пара",
+        "несколько",
+        "много",
+    ]
+)
 FUTURE_DATE_SLACK = 60  # days: «28 декабря» read on 3 January is last year's
 # A clause opened by these takes its time from the clause before it.
 DEPENDENT = frozenset({"когда", "пока"})
@@ -103,6 +134,12 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             # «в августе» without a day: another month, so not today; the trigger's tense says
             # whether it was (earlier) or will be (planned), as for a weekday.
             marks.append(Mark("weekday", (i - 1, i), _words(tokens, (i - 1, i))))
+        elif token.lemma == "назад" and i > 0 and tokens[i - 1].lemma in AGO:
+            # «4 дня назад», «пару часов назад», «20 минут назад»: any count, not only the ones
+            # the phrases spell out
+            start = i - 2 if i > 1 and _is_count(tokens[i - 2]) else i - 1
+            where = tuple(range(start, i + 1))
+            marks.append(Mark(AGO[tokens[i - 1].lemma], where, _words(tokens, where)))
         elif token.lemma in calendar.weekdays:
             before = tokens[i - 1].lemma if i > 0 else ""
             if before in calendar.last:
@@ -116,6 +153,16 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             where = (i - 1, i) if before in calendar.last | calendar.next else (i,)
             marks.append(Mark(kind, where, _words(tokens, where)))
     return marks
+
+
+def _verb_lemma(token: Token) -> bool:
+    """An infinitive-looking lemma: a verb, whose tense a verb before it may give
+    («начнёт задыхаться»); a noun («врач говорит отравление») takes none."""
+    return token.lemma.endswith(("ть", "ться", "чь", "чься", "ти", "тись"))
+
+
+def _is_count(token: Token) -> bool:
+    return token.text.isdigit() or token.lemma in COUNTS
 
 
 def _date(day: int, month: int, year: int | None) -> tuple[int, int, int | None] | None:
@@ -170,7 +217,9 @@ def decide(
     first, last = trigger[0], trigger[-1]
     clause, sentence = tokens[first].clause, tokens[first].sentence
     verb = next((p for p in trigger if tokens[p].tense), None)
-    helper = None if verb is not None else _auxiliary(tokens, first)
+    helper = (
+        None if verb is not None or not _verb_lemma(tokens[first]) else _auxiliary(tokens, first)
+    )
     tense = (
         tokens[verb if verb is not None else helper].tense if (verb, helper) != (None, None) else ""
     )
@@ -222,11 +271,18 @@ def decide(
         m
         for m in marks
         if tokens[m.positions[0]].sentence == sentence
-        and (settle(m) in CURRENT or not has_verb(tokens[m.positions[0]].clause))
+        and (settle(m) in CURRENT or not tense or not has_verb(tokens[m.positions[0]].clause))
     ]
     if near:
         best = min(near, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
         return When(settle(best), best.words, "a time word in the trigger's sentence")
+    if not tense and not any(t.tense for t in tokens if t.sentence == sentence):
+        # A sentence without a verb continues the one before it: «…в понедельник она умерла.
+        # Отравление.» The last time word of that sentence holds.
+        before = [m for m in marks if tokens[m.positions[0]].sentence == sentence - 1]
+        if before:
+            mark = before[-1]
+            return When(settle(mark), mark.words, "a time word in the sentence it continues")
     said_current = any(settle(m) in CURRENT for m in marks)
     if late_report and not said_current:
         mark = late_report[0]
