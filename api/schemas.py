@@ -148,6 +148,11 @@ class Classification(BaseModel):
         description="the Cyrillic text that was classified when the message came in Latin "
         "letters (the original stays in `text` and in the store); null otherwise",
     )
+    in_domain: bool | None = Field(
+        None,
+        description="is the message about this service at all; false: `other`, never a hard "
+        "case (unless a safety rule fired); null for a model trained without such messages",
+    )
     actions: list[dict[str, Any]]
     stored: bool = Field(description="false when the database could not store it")
 

@@ -82,7 +82,10 @@ class Settings(BaseSettings):
     data_dir: Path | None = None  # the annotated corpus (default: <home>/data/annotated)
     test_ids: Path | None = None  # the frozen test split (default: data/splits/test_ids.txt)
     promote_tolerance: float = PROMOTE_TOLERANCE
-    train_folds: int = 5  # cross-validation folds of every training, the first one included
+    # Folds of every training's cross-validation, the first one included. Folds keep each writer
+    # whole (a writer's phrasing is never on both sides); 0: one fold per writer, i.e.
+    # leave-one-writer-out, which the review thresholds are then chosen on.
+    train_folds: int = Field(0, ge=0)
     api_keys: dict[str, Role] = {}
     contacts: Contacts = Contacts()
     # Bytes a request body may have, counted while it is read (413 above): every JSON body,

@@ -194,3 +194,14 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") and _skipped_postgres:
         print(f"\nCI: {len(_skipped_postgres)} PostgreSQL tests were skipped; CI needs them run.")
         session.exitstatus = 1
+
+
+# Figures that tests measure on the evaluation sets, printed at the end of `make test`.
+FIGURES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures on sets the model never trained on")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -179,6 +179,33 @@ def test_broken_json_is_422(sqlite_client):
     assert "invalid JSON" in response.json()["detail"][0]["problem"]
 
 
+def test_received_at_dates_the_event_for_the_safety_rules(sqlite_client):
+    def safety(received_at: str) -> dict:
+        body = {
+            "text": "2 ноября у ситтера умер наш кот",
+            "channel": "chat",
+            "received_at": received_at,
+        }
+        response = sqlite_client.post("/v1/classify", headers=CHANNEL, json=body)
+        assert response.status_code == 200
+        return response.json()["safety"]
+
+    same_day = safety("2026-11-02T20:00:00+03:00")
+    assert same_day["fired"] and same_day["rule"] == "died"
+    assert same_day["when"]["kind"] == "today" and same_day["when"]["words"] == ["2", "ноября"]
+    assert safety("2026-11-12T10:00:00+03:00") == {"fired": False}
+
+
+def test_latin_script_is_read_back_and_the_original_kept(sqlite_client):
+    text = "sobaka ne dyshit, lezhit na polu"
+    body = {"text": text, "channel": "chat"}
+    answer = sqlite_client.post("/v1/classify", headers=CHANNEL, json=body).json()
+    assert answer["read_as"].startswith("собака не дышит")
+    assert answer["safety"]["rule"] == "breathing"
+    stored = sqlite_client.get(f"/v1/predictions/{answer['message_id']}", headers=ROUTER).json()
+    assert stored["latest"]["text"] == text
+
+
 @pytest.mark.parametrize(
     ("messages", "fragment"),
     [([], "at least 1 item"), ([{"text": "кот", "channel": "chat"}] * 1001, "at most 1000 items")],

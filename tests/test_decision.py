@@ -6,6 +6,7 @@ from pettriage.classifier.decision import (
     Override,
     apply_override,
     decode,
+    disagreement,
     head_result,
     head_results,
 )
@@ -46,6 +47,25 @@ def test_other_with_a_hard_urgency_is_resolved_consistently():
     )
     assert (CATEGORIES[c[0]], bool(h[0])) == ("other", False)
     assert URGENCIES[u[0]] in {"normal", "low"}
+
+
+def test_a_sure_is_hard_head_does_not_overrule_the_category_head():
+    """The issue's case: is_hard head sure of a hard case, the category head gives `other` 0.56
+    and `systematic_violations` 0.18. The category stays `other`, and the split goes to review."""
+    p_category = np.full(len(CATEGORIES), 0.26 / (len(CATEGORIES) - 2))
+    p_category[CATEGORIES.index("other")] = 0.56
+    p_category[CATEGORIES.index("systematic_violations")] = 0.18
+    p_hard = np.array([[0.04, 0.96]])
+    c, h, u = decode(p_hard, p_category[None, :], _one_hot(URGENCIES, "high", 0.7))
+    assert (CATEGORIES[c[0]], bool(h[0]), URGENCIES[u[0]]) == ("other", False, "normal")
+    reason = disagreement(0.96, bool(h[0]), CATEGORIES[c[0]])
+    assert reason == "heads disagree: is_hard head says a hard case (0.96), category head other"
+
+
+def test_heads_that_agree_give_no_disagreement():
+    assert disagreement(0.9, True, "theft") is None
+    assert disagreement(0.2, False, "other") is None
+    assert disagreement(0.2, True, "death") is not None  # death is hard whatever the head says
 
 
 P_CATEGORY = dict.fromkeys(CATEGORIES, 0.01) | {"property_damage": 0.3, "other": 0.5}

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from pettriage.classifier.dataset import load_corpus
+from pettriage.classifier.domain import domain_words
 from pettriage.classifier.features import FeatureBuilder, prepare
 from pettriage.classifier.heads import LinearHead
 from pettriage.classifier.labels import HEAD_LABELS
@@ -44,6 +45,16 @@ def test_too_few_examples_to_calibrate_still_predicts(matrix):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+def _no_service_word(builder, items) -> sp.csr_matrix:
+    """The domain column, written plainly: the weight where no word of the service occurs."""
+    words = domain_words()
+    column = [
+        0.0 if any(t.lemma in words or t.text in words for t in item.tokens) else 1.0
+        for item in items
+    ]
+    return sp.csr_matrix(np.array(column, dtype=np.float32)[:, None] * builder.domain_weight)
+
+
 def test_fast_features_equal_scikit_learns():
     records = load_corpus(CORPUS)[::5]
     items = prepare(
@@ -57,6 +68,7 @@ def test_fast_features_equal_scikit_learns():
             builder.words_.transform(items),
             builder.chars_.transform(items) * builder.char_weight,
             builder._channels(items),
+            _no_service_word(builder, items),
         ],
         format="csr",
     )
@@ -81,6 +93,7 @@ def test_fast_features_equal_scikit_learns_at_the_edges(texts):
             builder.words_.transform(items),
             builder.chars_.transform(items) * builder.char_weight,
             builder._channels(items),
+            _no_service_word(builder, items),
         ],
         format="csr",
     )

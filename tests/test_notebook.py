@@ -24,6 +24,8 @@ def test_error_analysis_runs(trained, settings, folder, monkeypatch):
     )
     assert f"model v{trained.version}" in printed
     assert "share flagged:" in printed and "critical recall with the rules: 1.0" in printed
+    assert "| **all** |" in printed  # the training's figures on writers it had not read
+    assert "sentirueval2016_telecom_bank_complaint_tweets: 1267 texts" in printed
     assert any(
         output.get("output_type") == "display_data"
         for cell in notebook.cells

@@ -32,7 +32,7 @@ class Suspect:
 
 def audit(records: list[dict], folds: int = 5, seed: int = 42) -> list[Suspect]:
     """One suspect per doubtful record (its most confident suggestion), most confident first."""
-    decisions = out_of_fold(records, folds, seed, rules=None)
+    decisions = out_of_fold(records, folds, seed, rules=None, across_writers=False)
     truth = head_labels_of(records)
     best: dict[int, Suspect] = {}
     for head in HEADS:

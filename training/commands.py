@@ -18,7 +18,10 @@ from pettriage.config import Settings
 def add_commands(cli: Commands, settings: Settings) -> None:
     train = cli.command("train", "train, evaluate, log to MLflow and register")
     train.add_argument(
-        "--folds", type=int, default=None, help="cross-validation folds (default: the settings')"
+        "--folds",
+        type=int,
+        default=None,
+        help="folds, each writer whole; 0: leave-one-writer-out (default: the settings')",
     )
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--note", default="", help="a tag on the MLflow run")

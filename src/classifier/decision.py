@@ -1,8 +1,10 @@
 """The decision: head probabilities made consistent with the guide, plus the safety override.
 
-Consistency is decoded jointly: among the (category, is_hard, urgency) triples the guide allows,
-the one with the highest product of the three heads' probabilities wins. The safety override
-can only raise the result; it never changes a probability.
+The category is the category head's. Given it, `is_hard` and the urgency are the most probable
+pair the guide allows with that category (`other` is never hard; death is always hard; critical
+means hard). When the `is_hard` head wanted the other answer, the heads disagree and the decision
+goes to review saying so (`disagreement`). The safety override can only raise the result; it
+never changes a probability.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class Decision:
     # The Cyrillic text the model and the rules read when the message came in Latin letters
     # («sobaka ne dyshit» → «собака не дышит»); None when it was read as written.
     read_as: str | None = None
+    # Is the message about this service at all (the in_domain head); None for a model trained
+    # without messages that are not. Not about it: `other`, never a hard case, unless a safety
+    # rule fired.
+    in_domain: bool | None = None
 
     @property
     def safety_fired(self) -> bool:
@@ -90,6 +96,7 @@ class Decision:
             "safety": self.override.as_dict() if self.override else {"fired": False},
             "model_version": self.model_version,
             "read_as": self.read_as,
+            "in_domain": self.in_domain,
         }
 
 
@@ -109,24 +116,40 @@ _CRITICAL = URGENCIES.index("critical")
 
 
 def decode(
-    p_hard: np.ndarray, p_category: np.ndarray, p_urgency: np.ndarray, min_critical: float = 0.0
+    p_hard: np.ndarray,
+    p_category: np.ndarray,
+    p_urgency: np.ndarray,
+    min_critical: float = 0.0,
+    in_domain: np.ndarray | None = None,
 ) -> tuple:
-    """Most probable allowed (category, is_hard, urgency) per row, as three index arrays.
+    """The category head's category per row, with the most probable `is_hard` and urgency the
+    guide allows for it, as three index arrays.
 
-    Columns follow `CATEGORIES`, (false, true) and `URGENCIES`. The model alone says `critical`
-    only when the urgency head gives it at least `min_critical` (the safety rules need no such
-    confidence).
+    Columns follow `CATEGORIES`, (false, true) and `URGENCIES`. The category is the category
+    head's, never overruled by a confident `is_hard` head: when the two disagree (a hard case
+    whose most likely category is `other`, or the reverse), `disagreements` says so and the
+    decision goes to review. The model alone says `critical` only when the urgency head gives it
+    at least `min_critical` (the safety rules need no such confidence). Rows whose `in_domain`
+    is false are not about this service: `other`, never a hard case.
     """
     eps = 1e-9
-    score = (
-        np.log(p_category[:, _CATEGORY_IX] + eps)
-        + np.log(p_hard[:, _HARD_IX] + eps)
-        + np.log(p_urgency[:, _URGENCY_IX] + eps)
-    )
+    category = p_category.argmax(axis=1)
+    if in_domain is not None:
+        category = np.where(in_domain, category, CATEGORIES.index("other"))
+    score = np.log(p_hard[:, _HARD_IX] + eps) + np.log(p_urgency[:, _URGENCY_IX] + eps)
+    score[category[:, None] != _CATEGORY_IX[None, :]] = -np.inf
     unsure = p_urgency[:, _CRITICAL] < min_critical
     score[np.ix_(unsure, _URGENCY_IX == _CRITICAL)] = -np.inf
     best = score.argmax(axis=1)
     return _CATEGORY_IX[best], _HARD_IX[best].astype(bool), _URGENCY_IX[best]
+
+
+def disagreement(p_hard_true: float, is_hard: bool, category: str) -> str | None:
+    """The review reason when the `is_hard` head's own answer is not the decision's."""
+    if (p_hard_true >= 0.5) == is_hard:
+        return None
+    said = "a hard case" if p_hard_true >= 0.5 else "not a hard case"
+    return f"heads disagree: is_hard head says {said} ({p_hard_true:.2f}), category head {category}"
 
 
 def apply_override(

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .domain import mentions_service
 from .labels import CHANNELS
 from .lemmatize import Token, analyze_many
 from .normalize import normalize
@@ -126,6 +127,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         char_max_features: int | None = 150_000,
         char_weight: float = 1.0,
         channel_weight: float = 0.5,
+        domain_weight: float = 1.0,
     ):
         self.word_min_df = word_min_df
         self.char_ngram_range = char_ngram_range
@@ -133,6 +135,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.char_max_features = char_max_features
         self.char_weight = char_weight
         self.channel_weight = channel_weight
+        # One column, set when the message has no word of the service (`domain`): lets every
+        # head learn that a complaint about a bank is not ours. 0: no such column.
+        self.domain_weight = domain_weight
 
     def fit(self, items: list[Prepared], y=None) -> FeatureBuilder:
         self.words_ = TfidfVectorizer(
@@ -178,7 +183,16 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             (rows, columns, data * self.char_weight),
             self._channel_entries(items),
         ]
-        return _side_by_side(n, blocks, [self.n_words_, self.n_chars_, len(CHANNELS)])
+        widths = [self.n_words_, self.n_chars_, len(CHANNELS)]
+        if self.domain_weight:
+            blocks.append(self._domain_entries(items))
+            widths.append(1)
+        return _side_by_side(n, blocks, widths)
+
+    def _domain_entries(self, items: list[Prepared]) -> tuple[np.ndarray, ...]:
+        rows = [row for row, item in enumerate(items) if not mentions_service(item.tokens)]
+        data = np.full(len(rows), self.domain_weight, dtype=np.float32)
+        return np.array(rows, dtype=np.int64), np.zeros(len(rows), dtype=np.int64), data
 
     def _word_occurrences(self, items: list[Prepared]) -> tuple[np.ndarray, np.ndarray]:
         get, grams, lengths = self.words_.vocabulary_.get, [], []
@@ -232,7 +246,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     def from_fitted_state(cls, state: dict, arrays: dict[str, np.ndarray]) -> FeatureBuilder:
         """The fitted builder again, without a scikit-learn object (fitting needs them,
         transforming does not)."""
-        params = state["params"]
+        params = {"domain_weight": 0.0} | state["params"]  # files from before the column
         builder = cls(**params | {"char_ngram_range": tuple(params["char_ngram_range"])})
         builder.words_ = FittedVocabulary.from_terms(arrays["word_terms"], arrays["word_idf"])
         builder.chars_ = FittedVocabulary.from_terms(arrays["char_terms"], arrays["char_idf"])

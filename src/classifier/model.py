@@ -1,9 +1,13 @@
-"""The classifier: shared features, four heads, the safety rules and the decision, in one object.
+"""The classifier: shared features, the four heads of the guide and the in_domain head, the safety
+rules and the decision, in one object.
 
 Batch first: `map` classifies a list and `__call__` is one message through the same path.
 The safety rules are data kept beside the model file, not in it: they are given when the object
 is built (`ComplaintClassifier(..., rules=…)`, or `with_rules` for the same model with other
 rules), never assigned afterwards.
+
+Longer than 300 lines because the classifier is one object: fitting, the batch path, the
+decision and the explanations all read the same features and stacked head weights.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from .decision import Decision, apply_override, decode, head_results
+from .decision import Decision, apply_override, decode, disagreement, head_results
+from .domain import UNSURE
 from .features import FeatureBuilder, prepare
 from .heads import LinearHead
 from .labels import CATEGORIES, HEAD_LABELS, HEADS, URGENCIES
@@ -22,6 +27,13 @@ from .records import Message, head_labels_of
 from .safety import SafetyRules
 
 EXPLAIN_TOP = 5
+# The fifth head, beside the guide's four: is the message about this service at all.
+DOMAIN = "in_domain"
+DOMAIN_LABELS = ("false", "true")
+
+
+def _labels(head: str) -> tuple[str, ...]:
+    return DOMAIN_LABELS if head == DOMAIN else HEAD_LABELS[head]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,10 @@ class ComplaintClassifier:
             name: LinearHead(labels=HEAD_LABELS[name], **(head_params or {})).fit(X, targets[name])
             for name in HEADS
         }
+        domain = [str(r.get("in_domain", True)).lower() for r in records]
+        if "false" in domain:
+            # Learnt only when the corpus holds messages not about the service (`in_domain`).
+            heads[DOMAIN] = LinearHead(labels=DOMAIN_LABELS, **(head_params or {})).fit(X, domain)
         return cls(features, heads, thresholds)
 
     # -- prediction -------------------------------------------------------------------------
@@ -153,11 +169,13 @@ class ComplaintClassifier:
         prepared = prepare([m.text for m in messages], [m.channel for m in messages])
         X = self.features.transform(prepared)
         proba = self.probabilities(X)
+        in_domain = proba[DOMAIN][:, 1] >= 0.5 if DOMAIN in proba else None
         categories, hards, urgencies = decode(
             proba["is_hard"],
             proba["category"],
             proba["urgency"],
             self.thresholds.min_critical,
+            in_domain,
         )
         overrides = (
             [self.rules.check(p, m.received_at) for p, m in zip(prepared, messages, strict=True)]
@@ -173,17 +191,22 @@ class ComplaintClassifier:
             [URGENCIES[u] for u in urgencies.tolist()],
             overrides or [None] * len(messages),
             [p.text if p.transliterated else None for p in prepared],
+            in_domain,
         )
 
     def __call__(self, text: str, channel: str | None = None) -> Decision:
         return self.map([Message(text=text, channel=channel)])[0]
 
-    def _decide(self, messages, X, proba, categories, hards, urgencies, overrides, read_as):
+    def _decide(
+        self, messages, X, proba, categories, hards, urgencies, overrides, read_as, in_domain
+    ):
         """The decisions of a batch: what can be computed for all rows at once is, and the
         per-message loop only assembles."""
+        shown = (*HEADS, DOMAIN) if DOMAIN in proba else HEADS
         rounded = {
-            name: [[round(p, 4) for p in row] for row in proba[name].tolist()] for name in HEADS
+            name: [[round(p, 4) for p in row] for row in proba[name].tolist()] for name in shown
         }
+        p_domain = [row[1] for row in rounded[DOMAIN]] if DOMAIN in proba else None
         reporters = [HEAD_LABELS["reporter"][j] for j in proba["reporter"].argmax(axis=1).tolist()]
         model_urgencies = urgencies
         categories, hards, urgencies = list(categories), list(hards), list(urgencies)
@@ -204,6 +227,7 @@ class ComplaintClassifier:
             for name in HEADS
         }
         reasons = self._review_reasons(proba["category"])
+        p_hard_true = proba["is_hard"][:, HEAD_LABELS["is_hard"].index("true")].tolist()
         explanations = {
             "category": self._explanations(X, "category", categories),
             "urgency": self._explanations(X, "urgency", urgencies),
@@ -211,7 +235,19 @@ class ComplaintClassifier:
         decisions = []
         for i, message in enumerate(messages):
             override = overrides[i]
-            why = list(reasons[i])
+            about = None if in_domain is None else bool(in_domain[i])
+            if about is False:
+                # Not about the service: the category head's doubts do not matter, only
+                # whether it is about the service at all.
+                why = [f"unsure it is about the service ({p_domain[i]:.2f})"] * (
+                    p_domain[i] >= UNSURE
+                )
+            else:
+                why = list(reasons[i])
+                if override is None and (
+                    split := disagreement(p_hard_true[i], hards[i], categories[i])
+                ):
+                    why.append(split)
             if override is not None and model_urgencies[i] != "critical":
                 why.append("safety rule and model disagree")
             decisions.append(
@@ -222,8 +258,8 @@ class ComplaintClassifier:
                     urgency=urgencies[i],
                     reporter=reporters[i],
                     probabilities={
-                        name: dict(zip(HEAD_LABELS[name], rounded[name][i], strict=True))
-                        for name in HEADS
+                        name: dict(zip(_labels(name), rounded[name][i], strict=True))
+                        for name in shown
                     },
                     heads={name: heads[name][i] for name in HEADS},
                     needs_review=bool(why),
@@ -232,6 +268,7 @@ class ComplaintClassifier:
                     override=override,
                     model_version=self.version,
                     read_as=read_as[i],
+                    in_domain=about,
                 )
             )
         return decisions

@@ -1,0 +1,33 @@
+"""The words that make a message about this service (`data/domain_words.yaml`).
+
+The in_domain head learns "not about us" from the corpus's off-topic messages, which are few and
+by one writer; alone, it read most bank and phone-operator tweets as ours. The guide's own test is
+plainer — a message with nothing about pets, visits, executors or the service is not a hard case
+of this service — so whether a message has any of these words is a feature column
+(`FeatureBuilder.domain_weight`) that every head learns from. It is a feature, not a gate: a
+one-star review with no such word («грубиян, не рекомендую») is still ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from .lemmatize import Token
+
+UNSURE = 0.3  # an answer "not about us" with at least this in_domain probability goes to review
+
+
+@cache
+def domain_words() -> frozenset[str]:
+    text = resources.files("pettriage.classifier.data").joinpath("domain_words.yaml")
+    groups = yaml.safe_load(text.read_text("utf-8"))
+    return frozenset(word for words in groups.values() for word in words)
+
+
+def mentions_service(tokens: Sequence[Token]) -> bool:
+    words = domain_words()
+    return any(t.lemma in words or t.text in words for t in tokens)

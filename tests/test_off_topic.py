@@ -1,0 +1,104 @@
+"""Messages not about the service, and decisions that follow the category head (issue 13).
+
+The real look-alikes in `../shared/external/` are read here, never copied: telecom and bank
+complaint tweets must not page anyone or open a hard case; news of past pet incidents must not
+page anyone either (the guide: a retold past event is not critical).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pettriage.classifier.labels import CATEGORIES
+from pettriage.classifier.records import Message
+
+from .conftest import CROSSCHECK, FIGURES, REPO
+
+EXTERNAL = REPO.parent / "shared" / "external"
+TWEETS = EXTERNAL / "sentirueval2016_telecom_bank_complaint_tweets.jsonl"
+NEWS = EXTERNAL / "pet_incident_news_excerpts.jsonl"
+
+
+def _texts(path) -> list[str]:
+    assert path.exists(), f"{path} is missing: CI runs with ../shared beside the checkout"
+    return [json.loads(line)["text"] for line in path.read_text("utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def tweets(model):
+    texts = _texts(TWEETS)
+    assert len(texts) > 1000
+    return model.map(Message(t) for t in texts)
+
+
+def test_bank_and_telecom_tweets_are_not_hard_cases(tweets):
+    hard = sum(d.is_hard for d in tweets) / len(tweets)
+    assert hard <= 0.03, f"{hard:.1%} of the tweets called hard cases"
+
+
+def test_bank_and_telecom_tweets_fire_no_safety_rule(tweets):
+    assert [d.override.rule for d in tweets if d.safety_fired] == []
+
+
+def test_bank_and_telecom_tweets_rarely_page(tweets):
+    """The goal (issue 13) is no `death` and no `critical`; today's bounds, as a ratchet: the
+    rest are news of a bank client dying and a joke about a dead turtle."""
+    deaths = [d for d in tweets if d.category == "death"]
+    critical = [d for d in tweets if d.urgency == "critical"]
+    FIGURES.append(
+        f"tweets ({len(tweets)}): hard {sum(d.is_hard for d in tweets) / len(tweets):.1%}, "
+        f"death {len(deaths)}, critical {len(critical)}, "
+        f"not about us {sum(d.in_domain is False for d in tweets) / len(tweets):.1%}"
+    )
+    assert len(deaths) <= 5 and len(critical) <= 2
+
+
+def test_many_tweets_are_read_as_not_about_the_service(tweets):
+    outside = sum(d.in_domain is False for d in tweets) / len(tweets)
+    assert outside >= 0.35, f"only {outside:.1%} read as not about the service"
+
+
+def test_news_of_past_incidents_pages_few(model):
+    """The goal (issue 12) is at most one; today's bound, as a ratchet."""
+    decisions = model.map(Message(t) for t in _texts(NEWS))
+    critical = [d for d in decisions if d.urgency == "critical"]
+    FIGURES.append(f"news excerpts ({len(decisions)}): critical {len(critical)}")
+    assert len(critical) <= 7, [(d.category, d.override and d.override.rule) for d in critical]
+
+
+def test_a_message_about_the_service_is_in_domain(model):
+    decision = model("ситтер не пришла, собака весь день одна, верните деньги")
+    assert decision.in_domain is True and decision.is_hard
+
+
+def test_an_answer_without_review_follows_the_category_head(model):
+    """Unless a safety rule raised it or it is not about the service, an answer that does not go
+    to review carries the category head's own first choice: a confident is_hard head never
+    slips in a hard category the category head ranks below `other`."""
+    records = [json.loads(line) for line in CROSSCHECK.read_text("utf-8").splitlines() if line]
+    texts = (
+        [r["text"] for r in records]
+        + _texts(TWEETS)[:300]
+        + ["кот чихает второй день после визита, это нормально?"]
+    )
+    checked = 0
+    for decision in model.map(Message(t) for t in texts):
+        if decision.needs_review or decision.safety_fired or decision.in_domain is False:
+            continue
+        p = decision.probabilities["category"]
+        assert decision.category == max(CATEGORIES, key=p.__getitem__), decision
+        checked += 1
+    assert checked >= 200
+
+
+def test_the_sneezing_cat_is_not_a_silent_hard_case(model):
+    decision = model("кот чихает второй день после визита, это нормально?")
+    p = decision.probabilities["category"]
+    top = max(CATEGORIES, key=p.__getitem__)
+    assert decision.needs_review or decision.category == top
+    if decision.is_hard and not decision.needs_review:
+        assert p[decision.category] > p["other"]
+    assert np.isclose(sum(p.values()), 1.0, atol=1e-3)
