@@ -17,6 +17,7 @@ from pettriage.classifier import artifact
 from pettriage.classifier.crosswriter import (
     by_writer_report,
     format_by_writer,
+    out_of_folds,
     out_of_writer,
     writer_of,
 )
@@ -80,15 +81,11 @@ def out_of_fold(
     the same writer's other messages is what it looks for)."""
     if across_writers and len({writer_of(r) for r in records}) > 1:
         return out_of_writer(records, ComplaintClassifier.fit, folds, rules)
-    decisions = [None] * len(records)
     strata = [r["category"] for r in records]
-    for fit_ix, val_ix in StratifiedKFold(folds or 5, shuffle=True, random_state=seed).split(
-        records, strata
-    ):
-        model = ComplaintClassifier.fit([records[i] for i in fit_ix])
-        for i, d in zip(val_ix, decide(model, [records[i] for i in val_ix], rules), strict=True):
-            decisions[i] = d
-    return decisions
+    splits = StratifiedKFold(folds or 5, shuffle=True, random_state=seed).split(records, strata)
+    return out_of_folds(
+        records, [held_out for _, held_out in splits], ComplaintClassifier.fit, rules
+    )
 
 
 def choose_thresholds(decisions, records, target_accuracy: float) -> ReviewThresholds:

@@ -66,9 +66,20 @@ def out_of_writer(
     rules=None,
 ) -> list:
     """Each record's decision by a model `fit` on the other folds' writers only."""
+    return out_of_folds(records, writer_folds(records, folds), fit, rules)
+
+
+def out_of_folds(
+    records: Sequence[dict],
+    held_out_folds: Sequence[np.ndarray],
+    fit: Callable[[list[dict]], object],
+    rules=None,
+) -> list:
+    """Each record's decision by a model `fit` on every record outside its fold (`held_out_folds`
+    are the folds' record indices, together covering every record once)."""
     decisions = [None] * len(records)
     everything = np.arange(len(records))
-    for held_out in writer_folds(records, folds):
+    for held_out in held_out_folds:
         kept = np.setdiff1d(everything, held_out)
         model = fit([records[i] for i in kept]).with_rules(rules)
         batch = model.map(message_of(records[i]) for i in held_out)

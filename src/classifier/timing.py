@@ -220,13 +220,12 @@ def decide(
     helper = (
         None if verb is not None or not _verb_lemma(tokens[first]) else _auxiliary(tokens, first)
     )
-    tense = (
-        tokens[verb if verb is not None else helper].tense if (verb, helper) != (None, None) else ""
-    )
+    source = verb if verb is not None else helper  # the word whose tense the trigger has
+    tense = tokens[source].tense if source is not None else ""
     if helper is not None:
         tense_words = (tokens[helper].text, tokens[last].text)
     else:
-        tense_words = (tokens[verb if verb is not None else last].text,)
+        tense_words = (tokens[source if source is not None else last].text,)
     tense_of = "the verb before the trigger" if helper is not None else "the trigger's verb"
 
     def settle(mark: Mark) -> str:
@@ -243,26 +242,15 @@ def decide(
     if own:
         best = min(own, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
         return When(settle(best), best.words, "a time word in the trigger's clause")
-    supposed = [
-        m
-        for m in marks
-        if m.kind == "hypothetical"
-        and tokens[m.positions[0]].sentence == sentence
-        and m.positions[-1] < first
+    conditions = [
+        m for m in marks if m.kind == "hypothetical" and tokens[m.positions[0]].sentence == sentence
     ]
+    supposed = [m for m in conditions if m.positions[-1] < first]
     if supposed:
         return When("hypothetical", supposed[-1].words, "a condition or question before it")
-    if helper is not None and tokens[helper].lemma in MODALS:
+    if conditions and helper is not None and tokens[helper].lemma in MODALS:
         # «может отравиться, если ситтер угостит» — a possibility under a condition
-        condition = [
-            m
-            for m in marks
-            if m.kind == "hypothetical" and tokens[m.positions[0]].sentence == sentence
-        ]
-        if condition:
-            return When(
-                "hypothetical", condition[0].words, "«может» with a condition in its sentence"
-            )
+        return When("hypothetical", conditions[0].words, "«может» with a condition in its sentence")
     if tense == "pres":
         return When("now", tense_words, f"{tense_of} is in the present tense", by_tense=True)
     if tense == "futr":
