@@ -29,5 +29,9 @@ def domain_words() -> frozenset[str]:
 
 
 def mentions_service(tokens: Sequence[Token]) -> bool:
-    words = domain_words()
+    return any_word(tokens, domain_words())
+
+
+def any_word(tokens: Sequence[Token], words: frozenset[str] | set[str]) -> bool:
+    """Whether any token is one of `words`, by its lemma or as written."""
     return any(t.lemma in words or t.text in words for t in tokens)

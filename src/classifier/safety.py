@@ -30,6 +30,7 @@ from itertools import chain
 from pathlib import Path
 
 from .decision import Override
+from .domain import any_word
 from .features import Prepared, prepare
 from .lemmatize import Token
 from .phrases import FuzzyLexicon, Match, Phrase, find_phrase
@@ -170,7 +171,7 @@ class SafetyRules:
 
     def _in_context(self, tokens: Sequence[Token]) -> bool:
         context = self.vocabulary.context
-        return not context or any(t.lemma in context or t.text in context for t in tokens)
+        return not context or any_word(tokens, context)
 
     def _marks(self, message: _Message) -> tuple[list[Mark], list[Mark]]:
         """(time marks, marks of a report written later) of the message, found once."""
