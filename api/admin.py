@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from pettriage.classifier.artifact import ArtifactError
@@ -13,15 +13,23 @@ from pettriage.config import Role
 from pettriage.training import jobs
 from pettriage.training.registry import RegistryRefusal
 
+from . import examples
 from .deps import ServiceDep, SessionDep, SettingsDep, requires
+from .errors import reject_unknown_query, responses
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    dependencies=[Depends(reject_unknown_query)],
+    responses=responses(401, 403),
+)
 ADMIN = [requires(Role.admin)]
 
 
 @router.get(
     "/versions",
     dependencies=[requires(Role.quality)],
+    responses=examples.answer(examples.VERSIONS),
     summary="Registered model versions with their test figures and gate verdicts",
 )
 def versions(settings: SettingsDep, service: ServiceDep) -> dict[str, Any]:
@@ -33,6 +41,7 @@ def versions(settings: SettingsDep, service: ServiceDep) -> dict[str, Any]:
 @router.post(
     "/export-corrections",
     dependencies=ADMIN,
+    responses=examples.answer(examples.EXPORT),
     summary="Append the corrections in force to the annotated corpus",
 )
 def export(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
@@ -48,7 +57,13 @@ def export(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     }
 
 
-@router.post("/train", dependencies=ADMIN, status_code=202, summary="Train a new version")
+@router.post(
+    "/train",
+    dependencies=ADMIN,
+    status_code=202,
+    responses=responses(409) | examples.answer(examples.JOB, 202),
+    summary="Train a new version",
+)
 def train(settings: SettingsDep, note: str = "trained from the review page") -> dict[str, Any]:
     try:
         job = jobs.start_training(settings, note)
@@ -57,7 +72,12 @@ def train(settings: SettingsDep, note: str = "trained from the review page") -> 
     return job.model_dump(mode="json", exclude={"request"})
 
 
-@router.get("/jobs/{job_id}", dependencies=ADMIN, summary="State and output of a training job")
+@router.get(
+    "/jobs/{job_id}",
+    dependencies=ADMIN,
+    responses=responses(404) | examples.answer(examples.JOB | {"output": "…"}),
+    summary="State and output of a training job",
+)
 def job(job_id: str, settings: SettingsDep) -> dict[str, Any]:
     found = jobs.read_job(settings, job_id)
     if found is None:
@@ -69,6 +89,7 @@ def job(job_id: str, settings: SettingsDep) -> dict[str, Any]:
 @router.post(
     "/promote/{version}",
     dependencies=ADMIN,
+    responses=responses(404, 409) | examples.answer(examples.PROMOTE),
     summary="Make VERSION the champion if it is no worse on the frozen test split",
 )
 async def promote(
@@ -95,7 +116,12 @@ async def promote(
     }
 
 
-@router.post("/rollback", dependencies=ADMIN, summary="Give the champion alias back")
+@router.post(
+    "/rollback",
+    dependencies=ADMIN,
+    responses=responses(409) | examples.answer(examples.ROLLBACK),
+    summary="Give the champion alias back",
+)
 async def rollback(service: ServiceDep, settings: SettingsDep) -> dict[str, Any]:
     from pettriage.training.registry import rollback as roll_back
 

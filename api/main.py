@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from pettriage.config import Settings
 
@@ -46,7 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.service.close()
 
-    app = FastAPI(title="Complaint triage", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc from assets of a package, served by us: they work with no internet.
+    app = FastAPIOffline(
+        title="Complaint triage",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url="/docs-assets",
+    )
     app.state.settings = settings
 
     @app.exception_handler(RequestValidationError)

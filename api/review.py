@@ -19,10 +19,17 @@ from pettriage.config import Role
 from pettriage.store import queries, tables
 from pettriage.store.tables import MAX_ROW_ID
 
+from . import examples
 from .deps import SessionDep, requires
+from .errors import reject_unknown_query, responses
 from .schemas import Category, Channel, MessageId, Urgency
 
-router = APIRouter(prefix="/v1", tags=["quality"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["quality"],
+    dependencies=[Depends(reject_unknown_query)],
+    responses=responses(401, 403),
+)
 QUALITY = [requires(Role.quality)]
 ANY_ROLE = requires(Role.channel, Role.router, Role.quality)
 
@@ -93,7 +100,12 @@ def feedback_dict(row: tables.Feedback) -> dict[str, Any]:
     }
 
 
-@router.post("/feedback", dependencies=QUALITY, summary="Correct or confirm a message's labels")
+@router.post(
+    "/feedback",
+    dependencies=QUALITY,
+    responses=responses(404) | examples.answer(examples.FEEDBACK_SAVED),
+    summary="Correct or confirm a message's labels",
+)
 def feedback(body: FeedbackRequest, session: SessionDep) -> dict[str, Any]:
     prediction_id = None
     if body.target == "prediction":
@@ -144,7 +156,12 @@ def feedback(body: FeedbackRequest, session: SessionDep) -> dict[str, Any]:
     return feedback_dict(row) | {"supersedes": [f.id for f in earlier if f.target == body.target]}
 
 
-@router.get("/feedback", dependencies=QUALITY, summary="Who changed what, newest first")
+@router.get(
+    "/feedback",
+    dependencies=QUALITY,
+    responses=examples.answer(examples.FEEDBACK_LOG),
+    summary="Who changed what, newest first",
+)
 def feedback_history(
     session: SessionDep,
     message_id: str | None = None,
@@ -171,6 +188,7 @@ Filters = Annotated[queries.QueueFilters, Depends(_filters)]  # ?category=&urgen
 @router.get(
     "/review-queue",
     dependencies=QUALITY,
+    responses=examples.answer(examples.REVIEW_QUEUE),
     summary="Predictions that most need a human, most valuable first; each until handled",
 )
 def review_queue(
@@ -201,6 +219,7 @@ def review_queue(
 @router.get(
     "/audit",
     dependencies=QUALITY,
+    responses=examples.answer(examples.AUDIT),
     summary="Annotated records whose label disagrees with out-of-fold predictions",
 )
 def audit(
@@ -229,6 +248,10 @@ def audit(
     }
 
 
-@router.get("/whoami", summary="The role of the key sent, for the review page's login")
+@router.get(
+    "/whoami",
+    responses=examples.answer(examples.WHOAMI),
+    summary="The role of the key sent, for the review page's login",
+)
 def whoami(role: Annotated[Role, ANY_ROLE]) -> dict[str, str]:
     return {"role": role.value}

@@ -5,55 +5,82 @@ HTTP errors are raised here (and in the other route modules) only; the work is i
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime
 from starlette.datastructures import UploadFile
 
 from pettriage.config import Role
 from pettriage.store import queries
 from pettriage.store.tables import Prediction
 
-from . import metrics
+from . import examples, metrics
 from .deps import ServiceDep, SessionDep, SettingsDep, requires
 from .email_intake import EmailError
+from .errors import invalid, reject_unknown_query, responses
+from .idempotency import KEY_HEADER, KeyReused
 from .jsonio import FastJSONResponse
 from .schemas import (
     BatchAnswer,
     BatchRequest,
     Category,
+    Channel,
     Classification,
     ClassifyRequest,
     EmailAnswer,
     MessageHistory,
     MessageId,
     PredictionPage,
+    Reporter,
     StoredPrediction,
     Urgency,
 )
 from .service import TextTooLong
 
 router = APIRouter()
-v1 = APIRouter(prefix="/v1")
+v1 = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(reject_unknown_query)],
+    responses=responses(401, 403),
+)
 
 
 @v1.post(
     "/classify",
     response_model=Classification,
+    responses=responses(409, 413, 503),
     summary="Classify one message",
     dependencies=[requires(Role.channel)],
 )
-async def classify(body: ClassifyRequest, service: ServiceDep) -> Response:
-    (answer,) = await service.classify([body])
-    return FastJSONResponse(answer)
+async def classify(
+    body: ClassifyRequest,
+    service: ServiceDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(min_length=1, max_length=200, description=KEY_HEADER),
+    ] = None,
+) -> Response:
+    if idempotency_key is None:
+        (answer,) = await service.classify([body])
+        return FastJSONResponse(answer)
+    try:
+        once = await service.classify_once(body, f"key:{idempotency_key}")
+    except KeyReused as error:
+        raise HTTPException(409, str(error)) from error
+    return FastJSONResponse(once.answer, headers=_replayed(once.replayed))
+
+
+def _replayed(replayed: bool) -> dict[str, str]:
+    return {"Idempotent-Replayed": "true" if replayed else "false"}
 
 
 @v1.post(
     "/classify/batch",
     response_model=BatchAnswer,
+    responses=responses(413, 503),
     summary="Classify up to 1,000 messages",
     dependencies=[requires(Role.channel)],
 )
@@ -64,12 +91,16 @@ async def classify_batch(body: BatchRequest, service: ServiceDep) -> Response:
 @v1.post(
     "/classify/email",
     response_model=EmailAnswer,
+    responses=responses(409, 413, 503),
     dependencies=[requires(Role.channel)],
     summary="Classify a raw e-mail (RFC 822): the body, or an .eml file in the field `file`",
     openapi_extra={
         "requestBody": {
             "content": {
-                "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
+                "message/rfc822": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "example": examples.EMAIL,
+                },
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -81,15 +112,20 @@ async def classify_batch(body: BatchRequest, service: ServiceDep) -> Response:
     },
 )
 async def classify_email(
-    request: Request, service: ServiceDep, message_id: MessageId | None = None
+    request: Request, response: Response, service: ServiceDep, message_id: MessageId | None = None
 ) -> EmailAnswer:
+    """An e-mail is classified once: sent again (the same Message-ID, or without one the same
+    bytes), it gets the stored answer with `Idempotent-Replayed: true`."""
     raw = await _email_bytes(request)
     try:
         result = await service.classify_email(raw, message_id)
     except EmailError as error:
-        raise HTTPException(422, str(error)) from error
+        raise invalid("body", str(error)) from error
     except TextTooLong as error:
         raise HTTPException(413, str(error)) from error
+    except KeyReused as error:
+        raise HTTPException(409, str(error)) from error
+    response.headers.update(_replayed(result.replayed))
     email = result.email
     return EmailAnswer(
         **result.answer,
@@ -106,7 +142,7 @@ async def _email_bytes(request: Request) -> bytes:
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise HTTPException(422, "expected the .eml file in the form field 'file'")
+            raise invalid("file", "expected the .eml file in the form field 'file'")
         return await upload.read()
     return await request.body()
 
@@ -120,6 +156,10 @@ def _stored(row: Prediction) -> StoredPrediction:
         is_hard=row.is_hard,
         category=row.category,
         urgency=row.urgency,
+        reporter=row.reporter,
+        needs_review=row.needs_review,
+        sender=row.sender,
+        subject=row.subject,
         decision=row.decision,
         model_version=row.model_version,
         received_at=row.received_at,
@@ -131,6 +171,7 @@ def _stored(row: Prediction) -> StoredPrediction:
 @v1.get(
     "/predictions/{message_id}",
     response_model=MessageHistory,
+    responses=responses(404),
     dependencies=[requires(Role.router, Role.quality)],
     summary="Every classification of one message, newest last",
 )
@@ -151,18 +192,46 @@ def prediction(message_id: str, session: SessionDep) -> MessageHistory:
 )
 def predictions(
     session: SessionDep,
-    since: datetime | None = None,
     is_hard: bool | None = None,
     urgency: Urgency | None = None,
     category: Category | None = None,
+    channel: Channel | None = None,
+    reporter: Reporter | None = None,
+    needs_review: bool | None = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="a piece of the text")
+    ] = None,
+    received_from: Annotated[
+        AwareDatetime | None, Query(description=examples.RECEIVED_FROM)
+    ] = None,
+    received_to: Annotated[AwareDatetime | None, Query(description="received before")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(description="stored at or after")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(description="stored before")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="the same as created_from", deprecated=True)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> PredictionPage:
+    """Every filter is optional and they combine with AND; a parameter not listed here is a
+    422, never silently ignored. Times need a time zone (`2026-11-25T09:00:00+03:00`)."""
     try:
         after = queries.decode_cursor(cursor) if cursor else 0
     except ValueError as error:
-        raise HTTPException(422, str(error)) from error
-    filters = queries.Filters(since=since, is_hard=is_hard, urgency=urgency, category=category)
+        raise invalid("cursor", str(error)) from error
+    filters = queries.Filters(
+        created_from=created_from or since,
+        created_to=created_to,
+        received_from=received_from,
+        received_to=received_to,
+        is_hard=is_hard,
+        urgency=urgency,
+        category=category,
+        channel=channel,
+        reporter=reporter,
+        needs_review=needs_review,
+        text=q,
+    )
     rows = queries.page(session, filters, limit, after)
     more = len(rows) == limit
     return PredictionPage(
@@ -173,6 +242,7 @@ def predictions(
 
 @v1.get(
     "/model",
+    responses=responses(503) | examples.answer(examples.MODEL),
     summary="The model being served",
     dependencies=[requires(Role.channel, Role.router, Role.quality)],
 )
@@ -183,6 +253,7 @@ def model_info(service: ServiceDep) -> dict:
 @v1.post(
     "/admin/reload",
     summary="Load the model the registry alias `champion` points to",
+    responses=responses(409) | examples.answer(examples.RELOAD),
     dependencies=[requires(Role.admin)],
 )
 async def reload(service: ServiceDep) -> dict:

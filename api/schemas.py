@@ -16,15 +16,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pettriage.classifier.labels import CATEGORIES, CHANNELS, URGENCIES
+from pettriage.classifier.labels import CATEGORIES, CHANNELS, REPORTERS, URGENCIES
 from pettriage.classifier.records import MAX_TEXT_CHARS
 
-from . import inputs
+from . import examples, inputs
 
 # The guide's codes, from the one place that defines them; Literal[tuple] means one of them.
 Channel = Literal[CHANNELS]
 Urgency = Literal[URGENCIES]
 Category = Literal[CATEGORIES]
+Reporter = Literal[REPORTERS]
 
 
 # A message id comes back in a URL path (`/v1/predictions/{message_id}`), so it holds only what
@@ -80,6 +81,8 @@ class ClassifyRequest(BaseModel):
 
     # What was replaced on the way in (see `inputs`); said in the answer as `input_warnings`.
     _warnings: list[str] = PrivateAttr(default_factory=list)
+    # Set by the service, never by a caller: who sent it and the key a repeat is known by.
+    _intake: Any = PrivateAttr(default=None)
 
     @field_validator("text")
     @classmethod
@@ -123,6 +126,8 @@ class ClassifyRequest(BaseModel):
 class BatchRequest(BaseModel):
     messages: list[ClassifyRequest] = Field(min_length=1, max_length=1000)
 
+    model_config = {"json_schema_extra": {"examples": [examples.BATCH]}}
+
 
 class HeadAnswer(BaseModel):
     label: str
@@ -130,18 +135,59 @@ class HeadAnswer(BaseModel):
     alternatives: list[dict[str, Any]]
 
 
+ActionType = Literal[
+    "phone_senior_manager_now",
+    "hand_over_to_senior_manager",
+    "call_back_executor",
+    "first_line_reply",
+    "acknowledge",
+    "human_review",
+]
+
+
+class Contact(BaseModel):
+    name: str
+    phone: str = ""
+    chat: str = ""
+
+
+class Action(BaseModel):
+    """What the company's procedure says to do now; the fields present depend on `type`."""
+
+    type: ActionType
+    to: Contact | None = Field(None, description="whom to phone or hand over to")
+    instructions: str | None = None
+    side: Reporter | None = Field(None, description="the senior manager of this side")
+    via: dict[str, str] | None = Field(None, description="the hard-case form and chat")
+    deadline: Literal["now", "today"] | None = None
+    reasons: list[str] | None = Field(None, description="why a person should look at it")
+
+
+class Safety(BaseModel):
+    fired: bool = Field(description="a safety rule raised the decision to critical")
+    rule: str | None = None
+    matched: list[str] | None = Field(None, description="the words that fired it")
+    action: str | None = None
+    category: Category | None = None
+    when: dict[str, Any] | None = Field(
+        None, description="the time decision: now, earlier, planned or hypothetical, and why"
+    )
+
+
 class Classification(BaseModel):
     message_id: str
     is_hard: bool
-    category: str
-    urgency: str
-    reporter: str
+    category: Category
+    urgency: Urgency
+    reporter: Reporter
     probabilities: dict[str, dict[str, float]]
     heads: dict[str, HeadAnswer]
     needs_review: bool
     review_reasons: list[str]
-    explanation: dict[str, list[dict[str, Any]]]
-    safety: dict[str, Any]
+    explanation: dict[str, list[dict[str, Any]]] = Field(
+        description="per head, the words that drove the decision and their weights"
+    )
+    safety: Safety
     model_version: str
     read_as: str | None = Field(
         None,
@@ -153,33 +199,63 @@ class Classification(BaseModel):
         description="is the message about this service at all; false: `other`, never a hard "
         "case (unless a safety rule fired); null for a model trained without such messages",
     )
-    actions: list[dict[str, Any]]
+    actions: list[Action]
     stored: bool = Field(description="false when the database could not store it")
+    input_warnings: list[str] | None = Field(
+        None, description="what was replaced on the way in (characters no database holds)"
+    )
+
+    model_config = {"json_schema_extra": {"examples": [examples.ANSWER]}}
 
 
 class BatchAnswer(BaseModel):
     results: list[Classification]
 
+    model_config = {"json_schema_extra": {"examples": [{"results": [examples.ANSWER]}]}}
+
 
 class EmailAnswer(Classification):
-    sender: dict[str, str]
+    sender: dict[str, str] = Field(description="the From header: name and address")
     subject: str
-    classified_text: str
+    classified_text: str = Field(
+        description="the text that was classified: the new text of a reply, a forwarded "
+        "complaint with the forwarder's note; no quotes, signatures or disclaimers"
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                examples.ANSWER
+                | {
+                    "message_id": "CAF7x2kq@mail.gmail.com",
+                    "sender": {"name": "Марина Соколова", "address": "m.sokolova@example.ru"},
+                    "subject": "Re: Заказ 58213",
+                    "classified_text": "Ситтер опоздала на два часа, собака сделала лужу.",
+                }
+            ]
+        }
+    }
 
 
 class StoredPrediction(BaseModel):
     id: int
     message_id: str
-    channel: str | None
+    channel: Channel | None
     text: str
     is_hard: bool
-    category: str
-    urgency: str
+    category: Category
+    urgency: Urgency
+    reporter: Reporter
+    needs_review: bool
     decision: dict[str, Any]
     model_version: str
-    received_at: datetime | None
-    created_at: datetime
+    sender: str | None = Field(None, description="an e-mail's From address")
+    subject: str | None = Field(None, description="an e-mail's Subject")
+    received_at: datetime | None = Field(description="when the channel received it, UTC")
+    created_at: datetime = Field(description="when it was stored, UTC")
     metadata: dict[str, Any] | None
+
+    model_config = {"json_schema_extra": {"examples": [examples.STORED]}}
 
 
 class MessageHistory(BaseModel):
@@ -187,7 +263,23 @@ class MessageHistory(BaseModel):
     latest: StoredPrediction
     history: list[StoredPrediction]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "message_id": "chat-58213",
+                    "latest": examples.STORED,
+                    "history": [examples.STORED],
+                }
+            ]
+        }
+    }
+
 
 class PredictionPage(BaseModel):
     items: list[StoredPrediction]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: done")
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"items": [examples.STORED], "next_cursor": "cDoxMDQy"}]}
+    }

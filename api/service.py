@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -31,6 +34,7 @@ from .actions import actions_for
 from .batcher import Batcher
 from .champion import Champion
 from .email_intake import IncomingEmail, parse
+from .idempotency import Intake, KeyReused, Once, intake_columns, replay, request_hash
 from .schemas import ClassifyRequest
 
 log = logging.getLogger("api")
@@ -63,6 +67,7 @@ class Email:
 
     answer: dict
     email: IncomingEmail
+    replayed: bool = False
 
 
 class TriageService:
@@ -103,21 +108,58 @@ class TriageService:
             metrics.OVERDUE.inc(len(requests))
             raise Overdue(timeout) from error
 
+    async def classify_once(self, request: ClassifyRequest, key: str) -> Once:
+        """Classify a request sent under an idempotency key once: a repeat gets the stored
+        answer (`KeyReused` when the key was used for a different request)."""
+        intake = request._intake or Intake()
+        asked = request_hash(request) if intake.request_hash is None else intake.request_hash
+        request._intake = Intake(key, asked, intake.sender, intake.subject)
+        row = await run_in_threadpool(self._stored_under, key)
+        if row is None:
+            (answer,) = await self.classify([request])
+            if answer["stored"]:
+                return Once(answer, False)
+            # Not stored: a twin sent at the same moment was stored first, or the store failed.
+            row = await run_in_threadpool(self._stored_under, key)
+            if row is None:
+                return Once(answer, False)
+        if row.request_hash != asked:
+            raise KeyReused(key, row.message_id)
+        return Once(replay(row), True)
+
+    def _stored_under(self, key: str):
+        with self.sessions() as session:
+            return queries.by_idempotency_key(session, key)
+
     async def classify_email(self, raw: bytes, message_id: str | None = None) -> Email:
+        """An e-mail is classified once: its Message-ID (or, without one, its bytes) is its
+        key, its Date the time it was received, its sender and subject are stored."""
         email = parse(raw)
         if len(email.text) > MAX_TEXT_CHARS:
             raise TextTooLong(
                 f"the e-mail's new text is {len(email.text)} characters long; "
                 f"the limit is {MAX_TEXT_CHARS}"
             )
+        metadata = {"subject": email.subject, "sender_name": email.sender_name}
+        if email.message_id:
+            metadata["email_message_id"] = email.message_id
+        if email.forwarded_from:
+            metadata["forwarded_from"] = email.forwarded_from
         request = ClassifyRequest(
-            message_id=message_id,
+            message_id=message_id or email.stored_id,
             text=email.text,
             channel="email",
-            metadata={"subject": email.subject},
+            received_at=email.date,
+            metadata=metadata,
         )
-        (answer,) = await self.classify([request])
-        return Email(answer, email)
+        asked = hashlib.sha256(
+            json.dumps(
+                [request.message_id, email.sender_address, email.subject, email.text]
+            ).encode()
+        ).hexdigest()
+        request._intake = Intake(None, asked, email.sender_address or None, email.subject)
+        once = await self.classify_once(request, email.key)
+        return Email(once.answer, email, once.replayed)
 
     def _work(self, requests: list[ClassifyRequest]) -> list[dict]:
         """The batcher thread's work: one model for the whole batch, even if a reload lands
@@ -144,18 +186,21 @@ class TriageService:
         decisions = model.map(messages)
         metrics.count_decisions(decisions)
         answers = [d.as_dict() for d in decisions]
+        contacts = self.settings.contacts
+        pairs = zip(requests, decisions, strict=True)
+        actions = [actions_for(d, r.channel, contacts) for r, d in pairs]
         now = datetime.now(UTC)
         rows = [
             queries.prediction_row(i, r.channel, r.text, d, a, now, r.received_at, r.metadata)
-            for r, i, d, a in zip(requests, ids, decisions, answers, strict=True)
+            | intake_columns(r._intake, act)
+            for r, i, d, a, act in zip(requests, ids, decisions, answers, actions, strict=True)
         ]
         stored = _store(session, rows)
-        contacts = self.settings.contacts
         return [
             a
-            | {"message_id": i, "stored": ok, "actions": actions_for(d, r.channel, contacts)}
+            | {"message_id": i, "stored": ok, "actions": act}
             | ({"input_warnings": r.warnings} if r.warnings else {})
-            for r, i, d, a, ok in zip(requests, ids, decisions, answers, stored, strict=True)
+            for r, i, a, act, ok in zip(requests, ids, answers, actions, stored, strict=True)
         ]
 
     # -- the model and the health of the worker ---------------------------------------------

@@ -37,6 +37,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # SQLite's own lower() folds only ASCII; a search for «Собака» must find «собака».
+            connection.create_function("lower", 1, _lower, deterministic=True)
 
         return engine
     return create_engine(
@@ -47,6 +49,10 @@ def make_engine(url: str) -> Engine:
         json_serializer=dumps_text,
         hide_parameters=True,
     )
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def make_sessions(engine: Engine) -> sessionmaker:

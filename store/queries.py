@@ -21,10 +21,20 @@ from .tables import MAX_ROW_ID, AuditItem, Feedback, Prediction
 
 @dataclass(frozen=True)
 class Filters:
-    since: datetime | None = None
+    """What a router asks for; None is "any". Times are bounds [from, to) on when the message
+    was received (`received_*`, as the channel said) or stored (`created_*`)."""
+
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
     is_hard: bool | None = None
     urgency: str | None = None
     category: str | None = None
+    channel: str | None = None
+    reporter: str | None = None
+    needs_review: bool | None = None
+    text: str | None = None  # a piece of the text, any letter case
 
 
 def encode_cursor(last_id: int) -> str:
@@ -61,6 +71,10 @@ def _column_keys() -> dict[str, str]:
     return {a.key: a.columns[0].key for a in sa_inspect(Prediction).column_attrs}
 
 
+def by_idempotency_key(session: Session, key: str) -> Prediction | None:
+    return session.scalars(select(Prediction).where(Prediction.idempotency_key == key)).first()
+
+
 def history(session: Session, message_id: str) -> list[Prediction]:
     query = select(Prediction).where(Prediction.message_id == message_id).order_by(Prediction.id)
     return list(session.scalars(query))
@@ -69,14 +83,28 @@ def history(session: Session, message_id: str) -> list[Prediction]:
 def page(session: Session, filters: Filters, limit: int, after: int = 0) -> list[Prediction]:
     """Predictions in the order they were made, oldest first, after the id of a cursor."""
     query = select(Prediction).where(Prediction.id > after)
-    if filters.since is not None:
-        query = query.where(Prediction.created_at >= filters.since)
-    if filters.is_hard is not None:
-        query = query.where(Prediction.is_hard == filters.is_hard)
-    if filters.urgency is not None:
-        query = query.where(Prediction.urgency == filters.urgency)
-    if filters.category is not None:
-        query = query.where(Prediction.category == filters.category)
+    bounds = (
+        (Prediction.created_at, filters.created_from, filters.created_to),
+        (Prediction.received_at, filters.received_from, filters.received_to),
+    )
+    for column, start, end in bounds:
+        if start is not None:
+            query = query.where(column >= start)
+        if end is not None:
+            query = query.where(column < end)
+    equal = (
+        (Prediction.is_hard, filters.is_hard),
+        (Prediction.urgency, filters.urgency),
+        (Prediction.category, filters.category),
+        (Prediction.channel, filters.channel),
+        (Prediction.reporter, filters.reporter),
+        (Prediction.needs_review, filters.needs_review),
+    )
+    for column, value in equal:
+        if value is not None:
+            query = query.where(column == value)
+    if filters.text:
+        query = query.where(Prediction.text.icontains(filters.text, autoescape=True))
     return list(session.scalars(query.order_by(Prediction.id).limit(limit)))
 
 

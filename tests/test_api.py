@@ -222,7 +222,7 @@ def test_batch_limits(sqlite_client, messages, fragment):
 
 def test_bad_cursor_is_422(sqlite_client):
     response = sqlite_client.get("/v1/predictions", params={"cursor": "zzz"}, headers=ROUTER)
-    assert response.status_code == 422 and "next_cursor" in response.json()["detail"]
+    assert response.status_code == 422 and "next_cursor" in response.json()["detail"][0]["problem"]
 
 
 def test_unknown_message_is_404(sqlite_client):
@@ -296,7 +296,7 @@ def test_email_html_outlook_separator_and_upload(sqlite_client):
 )
 def test_bad_emails(sqlite_client, content, status, fragment):
     response = sqlite_client.post("/v1/classify/email", headers=CHANNEL, content=content)
-    assert response.status_code == status and fragment in response.json()["detail"]
+    assert response.status_code == status and fragment in response.json()["detail"][0]["problem"]
 
 
 def test_email_over_the_limit_is_413(home, tmp_path):

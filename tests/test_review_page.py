@@ -181,3 +181,28 @@ def test_find_any_message_and_admin_sees_models(server, page):
     page.click("[data-tab=models]")
     page.wait_for_selector("#version-rows tr")
     assert "чемпион" in page.text_content("#version-rows")
+
+
+def test_times_are_shown_in_the_browsers_zone(server, chromium):
+    """Stored in UTC and sent with its zone, a time shows as the clock in Moscow reads it."""
+    from zoneinfo import ZoneInfo
+
+    saved = httpx.post(
+        f"{server.url}/v1/feedback",
+        headers=QUALITY,
+        json={"message_id": "p-2", "verdict": "confirm", "annotator": "Часовой Пояс"},
+    )
+    created = datetime.fromisoformat(saved.json()["created_at"])
+    assert created.utcoffset().total_seconds() == 0
+    moscow = created.astimezone(ZoneInfo("Europe/Moscow")).strftime("%H:%M:%S")
+    context = chromium.new_context(locale="ru-RU", timezone_id="Europe/Moscow")
+    page = context.new_page()
+    try:
+        log_in(page, server.url, "k-quality", "Мария Тестова")
+        page.wait_for_selector("#app:not([hidden])")
+        page.click("[data-tab=log]")
+        row = page.locator("[data-testid=log-row]", has_text="Часовой Пояс")
+        row.wait_for()
+        assert moscow in row.text_content(), (moscow, row.text_content())
+    finally:
+        context.close()

@@ -1,0 +1,72 @@
+"""An e-mail body as lines with the depth of quotation of each: `>` marks in plain text,
+`<blockquote>`s in HTML, so that `email_text` reads both with one set of rules."""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+
+_BLOCKS = frozenset(
+    re.findall(
+        r"\w+",
+        "address article aside blockquote dd div dl dt fieldset figure footer form h1 h2 h3 h4 "
+        "h5 h6 header hr li main nav ol p pre section table tbody thead tfoot tr ul",
+    )
+)
+_SKIP = frozenset(("head", "style", "script", "title", "meta", "template"))
+
+
+def html_lines(html: str) -> list[tuple[int, str]]:
+    """(quote depth, text) per line of an HTML body, blockquotes counted as quote levels."""
+    try:
+        root = lxml.html.document_fromstring(html)
+    except Exception:  # lxml's own errors, or an empty document
+        return []
+    lines: list[tuple[int, str]] = []
+    current: list[str] = []
+    depth_of_current = [0]
+
+    def flush() -> None:
+        text = "".join(current).replace("\xa0", " ").strip()
+        lines.append((depth_of_current[0], text))
+        current.clear()
+
+    def walk(element, depth: int) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in _SKIP:
+            return
+        block = tag in _BLOCKS
+        inner = depth + 1 if tag == "blockquote" else depth
+        if block and current:
+            flush()
+        if tag == "br":
+            depth_of_current[0] = depth
+            flush()
+        if element.text and tag:
+            if not current:
+                depth_of_current[0] = inner
+            current.append(re.sub(r"\s+", " ", element.text))
+        for child in element:
+            walk(child, inner)
+            if child.tail:
+                if not current:
+                    depth_of_current[0] = inner
+                current.append(re.sub(r"\s+", " ", child.tail))
+        if block and current:
+            flush()
+
+    walk(root, 0)
+    if current:
+        flush()
+    return lines
+
+
+def plain_lines(text: str) -> list[tuple[int, str]]:
+    """(quote depth, text) per line of a plain-text body: `>` markers counted and removed."""
+    out = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        marks = re.match(r"^(\s*>\s?)+", line)
+        depth = marks[0].count(">") if marks else 0
+        out.append((depth, (line[marks.end() :] if marks else line).replace("\xa0", " ").rstrip()))
+    return out
