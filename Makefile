@@ -8,9 +8,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 CHROMIUM ?= /usr/bin/chromium
+DOVECOT ?= /usr/sbin/dovecot
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser model serve test test-fast lint check-data bench clean
+.PHONY: install browser imap model serve test test-fast lint check-data bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,15 @@ $(CHROMIUM):
 		($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 
 browser: $(CHROMIUM)
+
+# The mailbox connector is tested against a real IMAP server: Debian's Dovecot. The tests start
+# their own instance (a config of their own in a temporary directory, a high loopback port)
+# and stop it; they never use or change the system's Dovecot.
+$(DOVECOT):
+	$(SUDO) apt-get install -y --no-install-recommends dovecot-imapd || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends dovecot-imapd)
+
+imap: $(DOVECOT)
 
 # Trains the first model from data/annotated/ when none exists yet (about a minute).
 model: install
@@ -48,7 +58,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: install browser check-data lint
+test: install browser imap check-data lint
 	$(BIN)/python -m pytest
 
 # The inner loop: the unit tier only (no training, no server, no browser), well under a minute.

@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 
 from pettriage.config import Settings
 
-from . import admin, limits, logs, metrics, pages, review
+from . import admin, limits, logs, metrics, pages, review, webhook_admin, webhooks
 from .routes import router
 from .service import NoModel, Overdue, TriageService
 
@@ -44,7 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "No API keys configured (COMPLAINTS_API_KEYS): the service is OPEN and "
                 "serves loopback callers only."
             )
+        deliverer = webhooks.Deliverer(settings, app.state.service.sessions)
+        deliverer.start()
         yield
+        await deliverer.stop()
         await app.state.service.close()
 
     # /docs and /redoc from assets of a package, served by us: they work with no internet.
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(review.router)
     app.include_router(admin.router)
+    app.include_router(webhook_admin.router)
     app.include_router(pages.router)
     app.mount("/review/static", pages.static_files, name="review-static")
     app.add_middleware(limits.LimitBodies, limits=limits.from_settings(settings))

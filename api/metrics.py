@@ -26,6 +26,11 @@ OVERRIDES = Counter("complaints_safety_overrides_total", "Safety rules fired", [
 STORE_FAILURES = Counter("complaints_store_failures_total", "Classifications not stored")
 OVERDUE = Counter("complaints_overdue_total", "Classifications not ready within the deadline")
 RELOADS = Counter("complaints_model_reloads_total", "Models loaded after start", ["outcome"])
+WEBHOOKS = Counter(
+    "complaints_webhook_deliveries_total",
+    "Webhook delivery attempts: delivered, retry (to be tried again), failed (given up)",
+    ["outcome"],
+)
 
 
 def render(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:

@@ -6,9 +6,11 @@
     complaints model ensure | info | versions
     complaints data check | audit [--store] | export-corrections
     complaints rules explain "текст"   |   complaints rules test --input labelled.jsonl
+    complaints mailbox [--once]
 
 This is the one place that sees every layer: the settings are read here, once, and each layer's
-`add_commands` gets what it needs (the library a `Context`, training and the store the settings).
+`add_commands` gets what it needs (the library a `Context`, training, the store and the service
+the settings).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import os
 import sys
 
+from pettriage.api import commands as service
 from pettriage.classifier import commands as library
 from pettriage.config import Settings
 from pettriage.store import commands as store
@@ -53,6 +56,7 @@ def build(settings: Settings) -> CommandLine:
     library.add_commands(cli, context)
     training.add_commands(cli, settings)
     store.add_commands(cli, settings)
+    service.add_commands(cli, settings)
     return cli
 
 

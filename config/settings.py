@@ -19,8 +19,9 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +89,23 @@ class Settings(BaseSettings):
     train_folds: int = Field(0, ge=0)
     api_keys: dict[str, Role] = {}
     contacts: Contacts = Contacts()
+    # The mailbox connector (`complaints mailbox`, api/mailbox.py): the IMAP server (port: 993
+    # with ssl, 143 otherwise), the folders it reads, how often it looks again, how long one
+    # server operation may take, the cap of its waits while the server is away, whether it sets
+    # keywords, and where it moves messages: {"critical" | "high" | "normal" | "low" | "hard" |
+    # "done" | "error": folder}, the urgency first, then "hard", then "done"; none: no move. The
+    # password is a SecretStr: shown as '**********' wherever the settings are printed.
+    imap_host: str | None = None
+    imap_port: int | None = Field(None, gt=0, lt=65536)
+    imap_security: Literal["ssl", "starttls", "plain"] = "ssl"
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folders: list[str] = Field(["INBOX"], min_length=1)
+    imap_poll_seconds: float = Field(30.0, gt=0)
+    imap_timeout_seconds: float = Field(30.0, gt=0)
+    imap_backoff_max_seconds: float = Field(300.0, gt=0)
+    imap_keywords: bool = True
+    imap_move_to: dict[str, str] = {}
     # Bytes a request body may have, counted while it is read (413 above): every JSON body,
     # a batch (1,000 messages of up to 20,000 characters), a raw e-mail or its form upload.
     max_json_bytes: int = Field(1024 * 1024, gt=0)
@@ -95,10 +113,33 @@ class Settings(BaseSettings):
     max_email_bytes: int = 5 * 1024 * 1024
     refresh_seconds: float = 2.0  # how often a worker looks for a new champion
     request_timeout_seconds: float = 10.0  # a classification not ready by then is answered 503
+    # Webhooks (`api.webhooks`): how often a worker looks for due events, how long one POST may
+    # take, how long a claimed event is left to its worker (longer than a POST: a worker that
+    # dies leaves its events to the others after that), the waits between attempts (doubling
+    # from the first to the cap, each taken between half and all of it), the attempts before an
+    # event is marked failed (30: 1.7 to 3.5 hours of trying), and how long delivered and failed
+    # events stay in the log.
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_lease_seconds: float = Field(60.0, gt=0)
+    webhook_backoff_seconds: float = Field(1.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(600.0, gt=0)
+    webhook_max_attempts: int = Field(30, ge=1)
+    webhook_retention_days: float = Field(30.0, gt=0)
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "COMPLAINTS_PROMETHEUS_DIR"),
     )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_post(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                f"webhook_lease_seconds ({self.webhook_lease_seconds:g}) must be longer than "
+                f"webhook_timeout_seconds ({self.webhook_timeout_seconds:g}): a lease shorter "
+                "than a POST lets another worker send the same event while it is still in flight"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

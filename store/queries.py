@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, aliased
 
+from . import outbox
 from .review_queue import priority
 from .tables import MAX_ROW_ID, AuditItem, Feedback, Prediction
 
@@ -57,11 +58,13 @@ def decode_cursor(cursor: str) -> int:
 
 def save(session: Session, rows: list[dict]) -> None:
     """Insert predictions given by attribute name, the whole batch in one INSERT and one commit.
-    Through SQLAlchemy Core: the ORM's bulk path cost more per row than the insert itself."""
+    Through SQLAlchemy Core: the ORM's bulk path cost more per row than the insert itself.
+    Their webhook events are queued in the same transaction: both are stored, or neither."""
     columns = _column_keys()
     session.connection().execute(
         insert(Prediction.__table__), [{columns[k]: v for k, v in row.items()} for row in rows]
     )
+    outbox.add_events(session, rows)
     session.commit()
 
 

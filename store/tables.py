@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -112,3 +112,58 @@ class AuditItem(Base):
     decision: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+
+class MailboxState(Base):
+    """Where the mailbox connector stopped in one folder (`api.mailbox`)."""
+
+    __tablename__ = "mailbox_state"
+
+    mailbox: Mapped[str] = mapped_column(String(300), primary_key=True)  # user@host/folder
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+WEBHOOK_EVENTS = ("critical", "hard", "decision")  # urgency critical, is_hard, every decision
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class Webhook(Base):
+    """A subscription of a router: where to POST which events, and the secret they are signed
+    with (kept to sign, never shown after it was created)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list] = mapped_column(JSON)  # some of WEBHOOK_EVENTS
+    secret: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # paused: no events, no sending
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: the outbox row written with its prediction, and the log
+    of its delivery. A worker claims a due row by writing its token and a lease; a worker that
+    dies leaves the row to whoever finds the lease expired."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), index=True, unique=True)  # on every attempt
+    webhook_id: Mapped[int] = mapped_column(ID, index=True)
+    type: Mapped[str] = mapped_column(String(20))  # one of WEBHOOK_EVENTS
+    message_id: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # the JSON sent, byte for byte, on every attempt
+    status: Mapped[str] = mapped_column(String(12))  # one of DELIVERY_STATES
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32))  # the token of the worker sending it
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)

@@ -47,10 +47,12 @@ TIERS = {
     "service": "the HTTP service, through TestClient or a live uvicorn",
     "browser": "a real headless Chromium driven by Playwright",
     "postgres": "the PostgreSQL server on 127.0.0.1:5432",
+    "imap": "a Dovecot IMAP server of the test's own on loopback (make imap)",
 }
 MODEL_FIXTURES = {"trained", "model", "home"}
 SERVICE_FIXTURES = {"client", "sqlite_client", "database_url", "home", "no_model_home"}
 BROWSER_FIXTURES = {"page", "chromium"}
+IMAP_FIXTURES = {"dovecot"}
 
 
 def pytest_configure(config):
@@ -66,6 +68,7 @@ def pytest_collection_modifyitems(items):
             ("model", MODEL_FIXTURES),
             ("service", SERVICE_FIXTURES),
             ("browser", BROWSER_FIXTURES),
+            ("imap", IMAP_FIXTURES),
         ):
             if fixtures & needs:
                 item.add_marker(tier)
