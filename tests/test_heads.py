@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from pettriage.classifier.dataset import load_corpus
-from pettriage.classifier.domain import domain_words
+from pettriage.classifier.domain import mentions_service
 from pettriage.classifier.features import FeatureBuilder, prepare
 from pettriage.classifier.heads import LinearHead
 from pettriage.classifier.labels import HEAD_LABELS
@@ -47,11 +47,7 @@ def test_too_few_examples_to_calibrate_still_predicts(matrix):
 
 def _no_service_word(builder, items) -> sp.csr_matrix:
     """The domain column, written plainly: the weight where no word of the service occurs."""
-    words = domain_words()
-    column = [
-        0.0 if any(t.lemma in words or t.text in words for t in item.tokens) else 1.0
-        for item in items
-    ]
+    column = [0.0 if mentions_service(item.tokens) else 1.0 for item in items]
     return sp.csr_matrix(np.array(column, dtype=np.float32)[:, None] * builder.domain_weight)
 
 

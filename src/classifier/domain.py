@@ -22,14 +22,23 @@ UNSURE = 0.3  # an answer "not about us" with at least this in_domain probabilit
 
 
 @cache
-def domain_words() -> frozenset[str]:
+def _groups() -> dict[str, frozenset[str]]:
     text = resources.files("pettriage.classifier.data").joinpath("domain_words.yaml")
-    groups = yaml.safe_load(text.read_text("utf-8"))
-    return frozenset(word for words in groups.values() for word in words)
+    return {
+        name: frozenset(words) for name, words in yaml.safe_load(text.read_text("utf-8")).items()
+    }
+
+
+OWN = ("pets", "care", "service")  # words no other business uses so
 
 
 def mentions_service(tokens: Sequence[Token]) -> bool:
-    return any_word(tokens, domain_words())
+    """A word of the service's own, or a word it shares (a client, an order, a review) in a
+    message that names no other business: «клиент умер в очереди в Сбербанке» is not ours."""
+    groups = _groups()
+    if any(any_word(tokens, groups[name]) for name in OWN):
+        return True
+    return any_word(tokens, groups["shared"]) and not any_word(tokens, groups["other_business"])
 
 
 def any_word(tokens: Sequence[Token], words: frozenset[str] | set[str]) -> bool:
