@@ -154,7 +154,8 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         assert client.get_run(run_id).data.tags["corrections_in_training"] == "1"
 
         # 5. a deliberately worse candidate is refused, and the champion stays
-        worse = train(settings, records=shuffled_labels(load_corpus(data)))
+        # A third of the corpus is enough for a model on shuffled labels to be worse.
+        worse = train(settings, records=shuffled_labels(load_corpus(data)[::3]))
         assert worse.version == "3" and not worse.champion
         code, printed = run_cli(settings, "promote", "3")
         assert code == 3 and "REFUSED" in printed and "champion stays v2" in printed
