@@ -188,17 +188,17 @@ class Connector:
         timeout = s.imap_timeout_seconds
         try:
             if s.imap_security == "ssl":
-                context = ssl.create_default_context()
+                context = _tls_context(s.imap_ca_file)
                 box = MailBox(s.imap_host, self.port, timeout=timeout, ssl_context=context)
             elif s.imap_security == "starttls":
-                context = ssl.create_default_context()
+                context = _tls_context(s.imap_ca_file)
                 box = MailBoxStartTls(s.imap_host, self.port, timeout=timeout, ssl_context=context)
             else:
                 box = MailBoxUnencrypted(s.imap_host, self.port, timeout=timeout)
         except ssl.SSLCertVerificationError as error:
             raise Stop(
                 f"{self.server}: the server's certificate is not trusted ({error.verify_message}); "
-                "check COMPLAINTS_IMAP_HOST, or add its CA to the system's certificates"
+                "check COMPLAINTS_IMAP_HOST, or give its CA in COMPLAINTS_IMAP_CA_FILE"
             ) from error
         box.email_message_class = RawMessage
         try:
@@ -360,6 +360,20 @@ def _why(error: BaseException) -> str:
     if isinstance(error, SQLAlchemyError):
         return f"the database did not answer ({type(error).__name__})"
     return f"{type(error).__name__}: {error}"
+
+
+def _tls_context(ca_file) -> ssl.SSLContext:
+    """The system's trusted certificates, and the configured CA's besides."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as error:
+            raise Stop(
+                f"COMPLAINTS_IMAP_CA_FILE {str(ca_file)!r} cannot be read as a PEM certificate "
+                f"({error})"
+            ) from error
+    return context
 
 
 def _logout(box: MailBox) -> None:

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     imap_host: str | None = None
     imap_port: int | None = Field(None, gt=0, lt=65536)
     imap_security: Literal["ssl", "starttls", "plain"] = "ssl"
+    # A CA certificate (PEM) trusted besides the system's: a company's own mail server.
+    imap_ca_file: Path | None = None
     imap_user: str | None = None
     imap_password: SecretStr | None = None
     imap_folders: list[str] = Field(["INBOX"], min_length=1)

@@ -52,7 +52,7 @@ TIERS = {
 MODEL_FIXTURES = {"trained", "model", "home"}
 SERVICE_FIXTURES = {"client", "sqlite_client", "database_url", "home", "no_model_home"}
 BROWSER_FIXTURES = {"page", "chromium"}
-IMAP_FIXTURES = {"dovecot"}
+IMAP_FIXTURES = {"dovecot", "tls_dovecot"}
 
 
 def pytest_configure(config):

@@ -32,8 +32,11 @@ class Dovecot:
     """`dovecot -c <its own config>`, started and stopped by the test. As root, mail is kept by
     `nobody` (Dovecot gives no mail access to root); otherwise by the user running the tests."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, tls_port: int | None = None):
+        """With `tls_port`, the server also speaks IMAP over TLS there, and STARTTLS on `port`,
+        with a self-signed certificate for 127.0.0.1 (`self.certificate`)."""
         self.port = port
+        self.tls_port = tls_port
         self.root = Path(tempfile.mkdtemp(prefix="complaints-dovecot-"))
         self.root.chmod(0o711)  # the mail user walks through to its store, and sees nothing else
         self.config = self.root / "dovecot.conf"
@@ -53,8 +56,20 @@ class Dovecot:
             if me.pw_uid == 0
             else UNPRIVILEGED.format(user=me.pw_name, group=grp.getgrgid(me.pw_gid).gr_name)
         )
+        tls = ""
+        if tls_port is not None:
+            self.certificate, key = self.root / "cert.pem", self.root / "key.pem"
+            openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+            subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+            files = ["-keyout", str(key), "-out", str(self.certificate)]
+            subprocess.run(
+                [*openssl, *subject, *files],
+                check=True,
+                capture_output=True,
+            )
+            tls = TLS.format(cert=self.certificate, key=key, tls_port=tls_port)
         self.config.write_text(
-            CONFIG.format(root=self.root, port=port, passwd=passwd, mail=mail) + unprivileged
+            CONFIG.format(root=self.root, port=port, passwd=passwd, mail=mail) + tls + unprivileged
         )
 
     def start(self, timeout: float = 20) -> Dovecot:
@@ -136,6 +151,18 @@ service imap-login {{
   }}
   inet_listener imaps {{
     port = 0
+  }}
+}}
+"""
+TLS = """
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+service imap-login {{
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 """

@@ -371,3 +371,43 @@ def test_a_wrong_password_stops_with_a_clear_error(home, dovecot, tmp_path, caps
     assert "check COMPLAINTS_IMAP_USER and COMPLAINTS_IMAP_PASSWORD" in error
     assert "trying again" not in caplog.text
     assert "Wr0ng-pa55word" not in error + caplog.text
+
+
+# -- TLS: IMAPS and STARTTLS, with a company's own CA -------------------------------------------
+@pytest.fixture
+def tls_dovecot():
+    if not DOVECOT.exists():
+        pytest.fail(f"no Dovecot at {DOVECOT}: run `make imap` (Debian's dovecot-imapd)")
+    server = Dovecot(free_port(), tls_port=free_port()).start()
+    yield server
+    server.remove()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_reads_over_tls_trusting_the_configured_ca(home, tls_dovecot, tmp_path, security):
+    raws, distinct = emails(6, seed=7)
+    fill(tls_dovecot, raws)
+    db = f"sqlite:///{tmp_path / 'mail.db'}"
+    port = tls_dovecot.tls_port if security == "ssl" else tls_dovecot.port
+    code = run_once(
+        home,
+        db,
+        tls_dovecot,
+        imap_security=security,
+        imap_port=port,
+        imap_ca_file=str(tls_dovecot.certificate),
+    )
+    assert code == 0
+    assert len(stored(db)) == distinct
+    assert_marked(db, tls_dovecot)
+
+
+def test_an_untrusted_certificate_stops_with_what_to_set(home, tls_dovecot, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'mail.db'}"
+    settings = {"imap_security": "ssl", "imap_port": tls_dovecot.tls_port}
+    assert run_once(home, db, tls_dovecot, **settings) == 1
+    error = capsys.readouterr().err
+    assert "certificate is not trusted" in error and "COMPLAINTS_IMAP_CA_FILE" in error
+    missing = str(tmp_path / "no-such-ca.pem")
+    assert run_once(home, db, tls_dovecot, **settings, imap_ca_file=missing) == 1
+    assert "cannot be read as a PEM certificate" in capsys.readouterr().err
