@@ -33,6 +33,7 @@ import logging
 import re
 import signal
 import ssl
+import time
 from dataclasses import dataclass
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessage
@@ -174,9 +175,34 @@ class Connector:
                 self.failures = 0  # a whole round went through
                 if once:
                     return
-                await self._sleep(self.settings.imap_poll_seconds)
+                await self._until_news(box)
         finally:
             await asyncio.to_thread(_logout, box)
+
+    async def _until_news(self, box: MailBox) -> None:
+        """Wait for the next round: with one folder on a server that has IDLE, until the server
+        says something changed (a critical e-mail is read within a second, not a poll interval
+        later) or `imap_poll_seconds` pass; otherwise the poll interval."""
+        seconds = self.settings.imap_poll_seconds
+        capabilities = getattr(box.client, "capabilities", ())
+        if len(self.settings.imap_folders) == 1 and "IDLE" in capabilities:
+            await asyncio.to_thread(self._idle, box, seconds)
+        else:
+            await self._sleep(seconds)
+
+    def _idle(self, box: MailBox, seconds: float) -> None:
+        """IDLE for up to `seconds`, listening a second at a time so that a stop is heard."""
+        deadline = time.monotonic() + seconds
+        box.idle.start()
+        try:
+            while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if box.idle.poll(timeout=min(1.0, left)):
+                    break
+        except BaseException:
+            with contextlib.suppress(Exception):  # the connection is likely gone already
+                box.idle.stop()
+            raise
+        box.idle.stop()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -411,3 +411,27 @@ def test_an_untrusted_certificate_stops_with_what_to_set(home, tls_dovecot, tmp_
     missing = str(tmp_path / "no-such-ca.pem")
     assert run_once(home, db, tls_dovecot, **settings, imap_ca_file=missing) == 1
     assert "cannot be read as a PEM certificate" in capsys.readouterr().err
+
+
+def test_a_new_email_is_read_at_once_while_idle(home, dovecot, tmp_path):
+    """With one folder, the connector IDLEs: an e-mail arriving is read within seconds, not at
+    the next poll (here two minutes away), and a SIGTERM is heard while it waits."""
+    raws, _ = emails(3, seed=8)
+    fill(dovecot, raws)
+    db = f"sqlite:///{tmp_path / 'mail.db'}"
+    waiting = Process(home, db, imap_env(dovecot, imap_poll_seconds=120))
+    try:
+        waiting.wait_for(DONE_LINE.pattern, count=3)
+        time.sleep(1.5)  # in IDLE by now
+        arrived = time.monotonic()
+        fill(dovecot, [KEPT])
+        waiting.wait_for(DONE_LINE.pattern, count=4, timeout=20)
+        assert time.monotonic() - arrived < 10
+        asked = time.monotonic()
+        waiting.process.send_signal(signal.SIGTERM)
+        assert waiting.finish(timeout=20) == 0
+        assert time.monotonic() - asked < 10
+    finally:
+        if waiting.process.poll() is None:
+            waiting.process.kill()
+    assert stored(db)["email:kept@example.ru"] == 1
