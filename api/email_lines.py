@@ -34,7 +34,15 @@ def html_lines(html: str) -> list[tuple[int, str]]:
 
     def walk(element, depth: int) -> None:
         tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in _SKIP:
+        if tag in _SKIP or ("signature" in (element.get("class") or "") and tag):
+            return  # Gmail's, Thunderbird's (moz-signature) and others' signature blocks
+        if tag == "pre":  # preformatted: its own line breaks, as written
+            if current:
+                flush()
+            for line in element.text_content().split("\n"):
+                current.append(line)
+                depth_of_current[0] = depth
+                flush()
             return
         block = tag in _BLOCKS
         inner = depth + 1 if tag == "blockquote" else depth
@@ -62,11 +70,15 @@ def html_lines(html: str) -> list[tuple[int, str]]:
     return lines
 
 
+_QUOTE_MARKS = re.compile(r"^(\s*[A-ZА-ЯЁ]{0,3}>\s?)+")
+
+
 def plain_lines(text: str) -> list[tuple[int, str]]:
-    """(quote depth, text) per line of a plain-text body: `>` markers counted and removed."""
+    """(quote depth, text) per line of a plain-text body: `>` markers counted and removed,
+    with The Bat!'s initials before them («СП>»)."""
     out = []
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        marks = re.match(r"^(\s*>\s?)+", line)
+        marks = _QUOTE_MARKS.match(line)
         depth = marks[0].count(">") if marks else 0
         out.append((depth, (line[marks.end() :] if marks else line).replace("\xa0", " ").rstrip()))
     return out

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pettriage.classifier.lemmatize import morph
+
 from .email_lines import html_lines, plain_lines
 
 __all__ = ["NewText", "html_lines", "new_text", "plain_lines"]
@@ -61,8 +63,9 @@ _FORWARD_SUBJECT = re.compile(r"^\s*(Fwd?|Пересл|Переслано|ПЕР
 _TIME = r"(\d{1,2}:\d{2}|\d{4})"
 _ATTRIBUTION = re.compile(
     r"^(?=.*" + _TIME + r").*("
-    r"(пишет|писал|написал|написала|написал\(а\)|wrote|schrieb)\s*:"
-    r"|<[^<>@\s]+@[^<>\s]+>\s*:"
+    r"(пишет|писал|писала|писали|написал|написала|написали|написал\(а\)|wrote|schrieb)\s*:"
+    r"|<[^<>@\s]+@[^<>\s]+>\s*:|\([^()@\s]+@[^()\s]+\)\s*:"
+    r"|(вы писали|you wrote)\b.*:"
     r"|\s(от|from)\s.+:"
     r")\s*$",
     re.IGNORECASE,
@@ -204,20 +207,32 @@ def _reply(lines: list[tuple[int, str]]) -> str:
 
 def _without_signature(lines: list[str]) -> list[str]:
     """The lines without a trailing signature that has no sign-off: a name line followed only by
-    short lines, one of them at least a title, a company, a phone or an address. A name alone
-    stays (it costs nothing), and so does anything the person wrote after it."""
+    short lines — at least one a title, a company or a phone, or, after a full name that the
+    dictionary knows as one («Гаврилова Юлия Сергеевна»), any. A name alone stays (it costs
+    nothing), and so does anything the person wrote after it."""
     for start in range(len(lines) - 1, 0, -1):
-        if not _NAME.match(lines[start]):
+        line = lines[start]
+        if not _NAME.match(line):
+            if len(line) > 70 or line.rstrip().endswith((".", "!", "?")):
+                break  # a sentence: what is above it is no signature's
             continue
-        tail = [line for line in lines[start + 1 :] if line.strip()]
-        short = all(
-            len(line) <= 70 and not line.rstrip().endswith((".", "!", "?")) for line in tail
-        )
-        signed = tail and short and len(tail) <= 6 and any(_SIGNATURE_LINE.search(t) for t in tail)
-        if signed and any(line.strip() for line in lines[:start]):
+        tail = [t for t in lines[start + 1 :] if t.strip()]
+        marked = any(_SIGNATURE_LINE.search(t) for t in tail) or _full_name(line)
+        if tail and len(tail) <= 6 and marked and any(t.strip() for t in lines[:start]):
             return lines[:start]
-        break
     return lines
+
+
+def _full_name(line: str) -> bool:
+    """Two or three words, each a first name, a surname or a patronymic by the dictionary."""
+    words = line.split()
+    if not 2 <= len(words) <= 3:
+        return False
+    analyzer = morph()
+    return all(
+        any({"Name", "Surn", "Patr"} & parse.tag.grammemes for parse in analyzer.parse(word))
+        for word in words
+    )
 
 
 def _attribution(lines: list[tuple[int, str]], i: int) -> int:

@@ -67,3 +67,36 @@ def test_html_blockquotes_are_quotes_at_any_depth():
     )
     assert [d for d, t in html_lines(html) if t] == [0, 0, 1, 2]
     assert new_text(html_lines(html)).text == "Новое: кошка не ест второй день."
+
+
+def test_the_bats_initials_before_the_quote_mark_are_a_quote():
+    text = (
+        "Здравствуйте.\n\nВы писали 1 декабря 2025 г., 18:20:05:\n\n"
+        "СП> Видели ли вы наушники?\n\nВидел, я их не трогал.\n"
+    )
+    assert _plain(text) == "Здравствуйте.\n\nВидел, я их не трогал."
+
+
+def test_a_reply_header_with_the_address_in_brackets_goes():
+    text = (
+        "Пересылаю, разберитесь.\n\n-------- Пересылаемое сообщение --------\n"
+        "20.11.2025, 09:47, Ольга (olga@example.ru):\nКому: Павел (pavel@example.ru);\n\n"
+        "Выгульщик пришёл на три часа позже.\n"
+    )
+    assert _plain(text) == "Пересылаю, разберитесь.\n\nВыгульщик пришёл на три часа позже."
+
+
+def test_a_full_name_and_short_lines_under_it_are_a_signature():
+    text = "Опоздали в четвёртый раз.\n\nГаврилова Юлия Сергеевна\nврач-анестезиолог\nКлиника"
+    assert _plain(text) == "Опоздали в четвёртый раз."
+    alarm = "Кот не дышит\n\nПомогите Срочно\nпожалуйста"  # not a name: everything stays
+    assert _plain(alarm) == alarm
+
+
+def test_html_signature_blocks_and_preformatted_lines():
+    html = (
+        "<p>Деньги пришли, спасибо.</p>"
+        "<pre class='moz-signature'>-- \nКсения Белоусова</pre>"
+        "<pre>строка один\nстрока два</pre>"
+    )
+    assert new_text(html_lines(html)).text == "Деньги пришли, спасибо.\nстрока один\nстрока два"
