@@ -51,6 +51,9 @@ AGO = {
     "месяц": "earlier",
     "год": "earlier",
 }
+# «весной», «летом»: a season as the time of the event, never today's word for it; the
+# trigger's tense says whether it was (earlier) or will be (planned), as for a weekday.
+SEASONS = frozenset(["весной", "летом", "осенью", "зимой"])
 COUNTS = frozenset(
     [
         "один",
@@ -134,6 +137,8 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             # «в августе» without a day: another month, so not today; the trigger's tense says
             # whether it was (earlier) or will be (planned), as for a weekday.
             marks.append(Mark("weekday", (i - 1, i), _words(tokens, (i - 1, i))))
+        elif token.text.lower() in SEASONS:
+            marks.append(Mark("weekday", (i,), _words(tokens, (i,))))
         elif token.lemma == "назад" and i > 0 and tokens[i - 1].lemma in AGO:
             # «4 дня назад», «пару часов назад», «20 минут назад»: any count, not only the ones
             # the phrases spell out
