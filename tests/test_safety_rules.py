@@ -662,3 +662,22 @@ def test_a_cue_word_cancels_only_within_its_window(rules, kind):
     far_verdict = rules.check(prepare([far])[0])
     assert near_verdict is None, _describe(rules, near, None)
     assert far_verdict is not None and far_verdict.rule == "died", _describe(rules, far, "died")
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        # Sunday, read on Tuesday: «воскресенье» was lemmatized «воскресение» and read as today
+        ("В субботу его начало рвать, в воскресенье ночью он умер в ветклинике.", None),
+        ("весной соседская собака отравилась", None),
+        ("летом кот выпал с балкона", None),
+        ("Собака не дышит, на улице лето", "breathing"),  # a noun, not the time of the event
+        ("в воскресенье кот выпал с балкона, он не двигается", "fall_from_height"),  # today
+    ],
+)
+def test_weekdays_and_seasons_date_the_event(rules, text, fires):
+    from datetime import date
+
+    received = date(2025, 11, 25) if "субботу" in text else date(2025, 11, 30)  # Tue / Sun
+    found = rules.check_texts([text], [received])[0]
+    assert (found.rule if found else None) == fires, _describe(rules, text, fires)
