@@ -115,23 +115,27 @@ def new_text(lines: list[tuple[int, str]], subject: str = "") -> NewText:
     forward = _forward_at(lines, subject)
     if forward is None:
         return NewText(_reply(lines))
-    start, marker_depth = forward
-    note = _reply(lines[:start])
-    letter, author = _forwarded_letter(lines[start + 1 :], marker_depth)
+    note_end, letter_start, marker_depth = forward
+    note = _reply(lines[:note_end])
+    letter, author = _forwarded_letter(lines[letter_start:], marker_depth)
     inner = new_text(letter)  # a forward of a forward, or a letter with its own quotes
     parts = [p for p in (note, inner.text) if p]
     return NewText("\n\n".join(parts), author or inner.forwarded_from)
 
 
-def _forward_at(lines: list[tuple[int, str]], subject: str) -> tuple[int, int] | None:
-    """Where a forwarded letter starts (the marker's line) and the marker's depth."""
+def _forward_at(lines: list[tuple[int, str]], subject: str) -> tuple[int, int, int] | None:
+    """Where the note ends, where the forwarded letter starts, and the depth of its marker."""
     forwarded = bool(_FORWARD_SUBJECT.match(subject or ""))
     for i, (depth, text) in enumerate(lines):
         if _FORWARD_LINE.match(text) or _FORWARD_INTRO.match(text):
-            return i, depth
-        # Outlook forwards like it replies: a header block, told apart by the subject only.
-        if forwarded and depth == 0 and (_SEPARATOR.match(text) or _header_block_at(lines, i)):
-            return (i, depth) if _SEPARATOR.match(text) else (i - 1, depth)
+            return i, i + 1, depth
+        # Outlook forwards like it replies: a separator line or a header block, told apart by
+        # the subject only. A header block is the letter's own first lines.
+        if forwarded and depth == 0:
+            if _SEPARATOR.match(text):
+                return i, i + 1, depth
+            if _header_block_at(lines, i):
+                return i, i, depth
     return None
 
 

@@ -100,3 +100,11 @@ def test_html_signature_blocks_and_preformatted_lines():
         "<pre>строка один\nстрока два</pre>"
     )
     assert new_text(html_lines(html)).text == "Деньги пришли, спасибо.\nстрока один\nстрока два"
+
+
+def test_an_outlook_forward_without_a_separator_keeps_the_notes_last_line():
+    body = (
+        "Посмотрите, что пишет клиентка\nОт: Анна <anna@example.ru>\n"
+        "Отправлено: 27 ноября 2025 г. 10:00\nТема: кот\n\nСиттер разбил вазу.\n"
+    )
+    assert _plain(body, "Fw: кот") == "Посмотрите, что пишет клиентка\n\nСиттер разбил вазу."
