@@ -17,7 +17,7 @@ from pettriage.config import Role
 from pettriage.store import queries
 from pettriage.store.tables import Prediction
 
-from . import examples, metrics
+from . import examples, metrics, paging
 from .deps import ServiceDep, SessionDep, SettingsDep, requires
 from .email_intake import EmailError
 from .errors import invalid, reject_unknown_query, responses
@@ -215,10 +215,6 @@ def predictions(
 ) -> PredictionPage:
     """Every filter is optional and they combine with AND; a parameter not listed here is a
     422, never silently ignored. Times need a time zone (`2026-11-25T09:00:00+03:00`)."""
-    try:
-        after = queries.decode_cursor(cursor) if cursor else 0
-    except ValueError as error:
-        raise invalid("cursor", str(error)) from error
     filters = queries.Filters(
         created_from=created_from or since,
         created_to=created_to,
@@ -232,11 +228,10 @@ def predictions(
         needs_review=needs_review,
         text=q,
     )
-    rows = queries.page(session, filters, limit, after)
-    more = len(rows) == limit
+    rows = queries.page(session, filters, limit, paging.after(cursor))
     return PredictionPage(
         items=[_stored(r) for r in rows],
-        next_cursor=queries.encode_cursor(rows[-1].id) if more else None,
+        next_cursor=paging.next_cursor(rows, limit),
     )
 
 

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pettriage.config import Role
-from pettriage.store import outbox, queries
+from pettriage.store import outbox
 from pettriage.store.tables import MAX_ROW_ID, Webhook, WebhookDelivery
 
+from . import paging
 from .deps import SessionDep, requires
-from .errors import invalid, reject_unknown_query, responses
+from .errors import reject_unknown_query, responses
 
 router = APIRouter(
     prefix="/v1/admin/webhooks",
@@ -201,16 +202,11 @@ def deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> DeliveryPage:
-    try:
-        after = queries.decode_cursor(cursor) if cursor else 0
-    except ValueError as error:
-        raise invalid("cursor", str(error)) from error
     filters = outbox.DeliveryFilters(webhook_id=webhook_id, status=status)
-    rows = outbox.deliveries(session, filters, limit, after)
-    more = len(rows) == limit
+    rows = outbox.deliveries(session, filters, limit, paging.after(cursor))
     return DeliveryPage(
         items=[_delivery(r) for r in rows],
-        next_cursor=queries.encode_cursor(rows[-1].id) if more else None,
+        next_cursor=paging.next_cursor(rows, limit),
     )
 
 
