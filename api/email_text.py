@@ -151,10 +151,9 @@ def _forwarded_letter(
     lines: list[tuple[int, str]], marker_depth: int
 ) -> tuple[list[tuple[int, str]], str | None]:
     """The forwarded letter's lines, unquoted to the marker's level, without its headers."""
-    body = [(d, t) for d, t in lines]
-    content_depth = next((d for d, t in body if t.strip()), marker_depth)
-    shift = max(content_depth - marker_depth, 0) + marker_depth
-    body = [(max(d - shift, 0), t) for d, t in body if d >= content_depth]
+    content_depth = next((d for d, t in lines if t.strip()), marker_depth)
+    shift = max(content_depth, marker_depth)
+    body = [(max(d - shift, 0), t) for d, t in lines if d >= content_depth]
     author = None
     i = 0
     while i < len(body):
