@@ -21,16 +21,56 @@ FEEDBACK = {
     "target": "prediction",
     "prediction_id": 1042,
     "verdict": "correct",
+    "status": "proposed",
     "labels": _LABELS,
     "previous": _LABELS | {"category": "critical_lateness"},
     "annotator": "Мария К.",
     "comment": "ситтер не пришёл вовсе, а не опоздал",
     "created_at": "2026-11-25T07:02:11Z",
+    "reviewer": None,
+    "reviewed_at": None,
+    "review_comment": None,
+    "undoes": None,
+    "undone_by": None,
 }
-FEEDBACK_LOG = {"items": [FEEDBACK]}
+_TEXT = {"text": "ситтер так и не пришла, собака весь день одна"}
+FEEDBACK_LOG = {"total": 1, "offset": 0, "items": [FEEDBACK | _TEXT]}
 FEEDBACK_SAVED = FEEDBACK | {"supersedes": []}
+FEEDBACK_REVIEWED = FEEDBACK | {
+    "status": "confirmed",
+    "reviewer": "Олег Д.",
+    "reviewed_at": "2026-11-25T07:20:40Z",
+}
+FEEDBACK_UNDONE = FEEDBACK | {
+    "feedback_id": 319,
+    "verdict": "undo",
+    "status": "confirmed",
+    "labels": FEEDBACK["previous"],
+    "previous": _LABELS,
+    "comment": None,
+    "undoes": 318,
+}
+PROPOSALS = {"total": 1, "offset": 0, "items": [FEEDBACK | _TEXT]}
+CLAIM = {
+    "message_id": "chat-58214",
+    "target": "prediction",
+    "claimed_by": "Мария К.",
+    "claimed_until": "2026-11-25T07:15:00Z",
+}
+_KAPPA = {
+    "category": {"kappa": 0.72, "agreement": 0.8},
+    "is_hard": {"kappa": 0.9, "agreement": 0.95},
+    "urgency": {"kappa": 0.61, "agreement": 0.75},
+    "reporter": {"kappa": None, "agreement": 1.0},
+}
+AGREEMENT = {
+    "overall": {"pairs": 20, "heads": _KAPPA},
+    "people": {"Мария К.": {"pairs": 12, "heads": _KAPPA}},
+}
 
 REVIEW_QUEUE = {
+    "total": 1,
+    "offset": 0,
     "items": [
         {
             "message_id": "chat-58214",
@@ -49,10 +89,12 @@ REVIEW_QUEUE = {
             },
             "decision": {"review_reasons": ["heads disagree: is_hard 0.55 vs category other"]},
         }
-    ]
+    ],
 }
 
 AUDIT = {
+    "total": 1,
+    "offset": 0,
     "items": [
         {
             "message_id": "v2-exec-0117",
@@ -72,7 +114,7 @@ AUDIT = {
             "given_probability": 0.07,
             "decision": {"category": "other"},
         }
-    ]
+    ],
 }
 
 WHOAMI = {"role": "quality"}

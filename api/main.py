@@ -16,7 +16,17 @@ from fastapi_offline import FastAPIOffline
 
 from pettriage.config import Settings
 
-from . import admin, limits, logs, metrics, pages, review, webhook_admin, webhooks
+from . import (
+    admin,
+    limits,
+    logs,
+    metrics,
+    pages,
+    review,
+    webhook_admin,
+    webhooks,
+    worklist,
+)
 from .routes import router
 from .service import NoModel, Overdue, TriageService
 
@@ -76,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(router)
     app.include_router(review.router)
+    app.include_router(worklist.router)
     app.include_router(admin.router)
     app.include_router(webhook_admin.router)
     app.include_router(pages.router)

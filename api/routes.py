@@ -160,6 +160,7 @@ def _stored(row: Prediction) -> StoredPrediction:
         needs_review=row.needs_review,
         sender=row.sender,
         subject=row.subject,
+        actions=row.actions,
         decision=row.decision,
         model_version=row.model_version,
         received_at=row.received_at,

@@ -251,6 +251,7 @@ class StoredPrediction(BaseModel):
     model_version: str
     sender: str | None = Field(None, description="an e-mail's From address")
     subject: str | None = Field(None, description="an e-mail's Subject")
+    actions: list[dict[str, Any]] | None = Field(None, description="what was answered to do")
     received_at: datetime | None = Field(description="when the channel received it, UTC")
     created_at: datetime = Field(description="when it was stored, UTC")
     metadata: dict[str, Any] | None

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # whole (a writer's phrasing is never on both sides); 0: one fold per writer, i.e.
     # leave-one-writer-out, which the review thresholds are then chosen on.
     train_folds: int = Field(0, ge=0)
+    # How long opening an item on the review page keeps it for one person (a lease).
+    claim_seconds: int = Field(300, ge=5, le=86_400)
     api_keys: dict[str, Role] = {}
     contacts: Contacts = Contacts()
     # The mailbox connector (`complaints mailbox`, api/mailbox.py): the IMAP server (port: 993

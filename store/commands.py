@@ -26,7 +26,12 @@ def add_commands(cli: Commands, settings: Settings) -> None:
     )
     audit.set_defaults(handler=lambda args: cmd_data_audit(args, settings))
     export = cli.subcommand(
-        "data", "export-corrections", "append the corrections in force to data/annotated"
+        "data",
+        "export-corrections",
+        "append the confirmed corrections in force to data/annotated",
+    )
+    export.add_argument(
+        "--dry-run", action="store_true", help="say what would be written, write nothing"
     )
     export.set_defaults(handler=lambda args: cmd_data_export(args, settings))
 
@@ -50,11 +55,11 @@ def cmd_data_audit(args, settings: Settings) -> int:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     if args.store:
-        from . import queries
+        from . import worklist
         from .db import open_sessions
 
         with open_sessions(settings)() as session:
-            queries.replace_audit(session, rows)
+            worklist.replace_audit(session, rows)
         print(f"stored {len(rows)} items for the review page")
     return 0
 
@@ -82,6 +87,6 @@ def cmd_data_export(args, settings: Settings) -> int:
     from .db import open_sessions
 
     with open_sessions(settings)() as session:
-        result = export_corrections(session, settings.paths.data)
+        result = export_corrections(session, settings.paths.data, dry_run=args.dry_run)
     print(result.describe())
     return 1 if result.skipped else 0

@@ -1,4 +1,6 @@
-"""`complaints data export-corrections`: the corrections in force become annotated records.
+"""`complaints data export-corrections`: the confirmed corrections in force become annotated
+records. A correction that still waits for a second person (`proposed`) is never exported: the
+result counts how many were left out for that.
 
 Each correction becomes one new line of `data/annotated/corrections.jsonl`, with the id
 `fb-<feedback id>` and `corrects` naming the message it corrects. Nothing is rewritten: a
@@ -20,7 +22,7 @@ from pettriage.classifier.normalize import normalize
 from pettriage.classifier.records import LABEL_FIELDS, record_problems
 from pettriage.classifier.variety import near_duplicates_between
 
-from . import queries
+from . import quality
 from .tables import Feedback, Prediction
 
 CORRECTIONS_FILE = "corrections.jsonl"
@@ -32,11 +34,14 @@ class ExportResult:
     already: int = 0
     skipped: list[str] = field(default_factory=list)  # "fb-N: why", left for a human
     path: Path | None = None
+    proposals_left_out: int = 0  # corrections in force that wait for a second person
+    dry_run: bool = False
 
     def describe(self) -> str:
         lines = [
-            f"{len(self.written)} corrections written to {self.path}, "
-            f"{self.already} exported before, {len(self.skipped)} left out"
+            f"{len(self.written)} corrections {'to write' if self.dry_run else 'written'} to "
+            f"{self.path}, {self.already} exported before, {len(self.skipped)} left out, "
+            f"{self.proposals_left_out} proposals awaiting a second person left out"
         ]
         for record in self.written:
             said = record["model_said"]
@@ -66,7 +71,9 @@ def _record(feedback: Feedback, text: str, channel: str | None) -> dict:
     }
 
 
-def export_corrections(session: Session, data_dir: Path) -> ExportResult:
+def export_corrections(session: Session, data_dir: Path, *, dry_run: bool = False) -> ExportResult:
+    """Append the confirmed corrections not exported yet; with `dry_run`, only say what would be
+    written."""
     existing = check_records(data_dir)
     exported = {
         item.record["feedback_id"]
@@ -75,9 +82,13 @@ def export_corrections(session: Session, data_dir: Path) -> ExportResult:
     }
     originals = {item.record["id"]: item.record for item in existing.records}
     originals.update({old.record["id"]: old.record for old, _ in existing.superseded})
-    result = ExportResult(path=Path(data_dir) / CORRECTIONS_FILE)
+    result = ExportResult(
+        path=Path(data_dir) / CORRECTIONS_FILE,
+        proposals_left_out=quality.proposals(session, limit=1).total,
+        dry_run=dry_run,
+    )
     candidates = []
-    for feedback in queries.corrections_in_force(session):
+    for feedback in quality.corrections_in_force(session):
         if feedback.id in exported:
             result.already += 1
             continue
@@ -102,7 +113,7 @@ def export_corrections(session: Session, data_dir: Path) -> ExportResult:
             continue
         candidates.append(record)
     result.written = _passing_data_check(existing.records, candidates, result.skipped)
-    if result.written:
+    if result.written and not dry_run:
         with result.path.open("a", encoding="utf-8") as out:
             for record in result.written:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")

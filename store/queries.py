@@ -1,4 +1,4 @@
-"""Reads and writes of the service's database: predictions, corrections, the review queue.
+"""Reads and writes of the service's database: predictions (the quality team's are in `quality`).
 
 Each function takes a session and commits what it writes; none raises an HTTP error (the
 service's routes decide what a missing row means to a caller).
@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from . import outbox
 from .review_queue import priority
-from .tables import MAX_ROW_ID, AuditItem, Feedback, Prediction
+from .tables import MAX_ROW_ID, Prediction
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,27 @@ def save(session: Session, rows: list[dict]) -> None:
     Through SQLAlchemy Core: the ORM's bulk path cost more per row than the insert itself.
     Their webhook events are queued in the same transaction: both are stored, or neither."""
     columns = _column_keys()
+    # One INSERT binds the columns of the first row only: a key that only a later row has (an
+    # e-mail's sender beside a chat message in one batch) would be dropped without a word, so
+    # every row names every key of the batch, a missing one taking the column's default.
+    keys = set().union(*rows)
+    defaults = _column_defaults()
     session.connection().execute(
-        insert(Prediction.__table__), [{columns[k]: v for k, v in row.items()} for row in rows]
+        insert(Prediction.__table__),
+        [{columns[k]: row.get(k, defaults.get(k)) for k in keys} for row in rows],
     )
     outbox.add_events(session, rows)
     session.commit()
+
+
+@cache
+def _column_defaults() -> dict[str, object]:
+    """Attribute name → the scalar default of its column, where it has one."""
+    return {
+        a.key: a.columns[0].default.arg
+        for a in sa_inspect(Prediction).column_attrs
+        if a.columns[0].default is not None and a.columns[0].default.is_scalar
+    }
 
 
 @cache
@@ -111,13 +127,6 @@ def page(session: Session, filters: Filters, limit: int, after: int = 0) -> list
     return list(session.scalars(query.order_by(Prediction.id).limit(limit)))
 
 
-@dataclass(frozen=True)
-class QueueFilters:
-    category: str | None = None
-    urgency: str | None = None
-    channel: str | None = None
-
-
 def latest_prediction(session: Session, message_id: str) -> Prediction | None:
     query = (
         select(Prediction)
@@ -126,90 +135,6 @@ def latest_prediction(session: Session, message_id: str) -> Prediction | None:
         .limit(1)
     )
     return session.scalars(query).first()
-
-
-def _handled(target: str, message_id_column):
-    return exists().where(Feedback.target == target, Feedback.message_id == message_id_column)
-
-
-def review_queue(session: Session, filters: QueueFilters, limit: int) -> list[Prediction]:
-    """The latest prediction of each message with a review priority that no one has handled,
-    most valuable first, oldest first within a priority."""
-    newer = aliased(Prediction)
-    query = select(Prediction).where(
-        Prediction.review_priority > 0,
-        ~exists().where(newer.message_id == Prediction.message_id, newer.id > Prediction.id),
-        ~_handled("prediction", Prediction.message_id),
-    )
-    if filters.category:
-        query = query.where(Prediction.category == filters.category)
-    if filters.urgency:
-        query = query.where(Prediction.urgency == filters.urgency)
-    if filters.channel:
-        query = query.where(Prediction.channel == filters.channel)
-    query = query.order_by(Prediction.review_priority.desc(), Prediction.id).limit(limit)
-    return list(session.scalars(query))
-
-
-def audit_list(session: Session, filters: QueueFilters, limit: int) -> list[AuditItem]:
-    """Audit items no one has confirmed or rejected yet, the most confident suggestion first."""
-    query = select(AuditItem).where(~_handled("annotated", AuditItem.record_id))
-    if filters.category:
-        query = query.where(
-            (AuditItem.labels["category"].as_string() == filters.category)
-            | ((AuditItem.head == "category") & (AuditItem.suggested == filters.category))
-        )
-    if filters.urgency:
-        query = query.where(AuditItem.labels["urgency"].as_string() == filters.urgency)
-    if filters.channel:
-        query = query.where(AuditItem.channel == filters.channel)
-    query = query.order_by(AuditItem.confidence.desc(), AuditItem.id).limit(limit)
-    return list(session.scalars(query))
-
-
-def audit_item(session: Session, record_id: str) -> AuditItem | None:
-    query = select(AuditItem).where(AuditItem.record_id == record_id).order_by(AuditItem.id)
-    return session.scalars(query.limit(1)).first()
-
-
-def replace_audit(session: Session, rows: list[dict]) -> None:
-    session.execute(delete(AuditItem))
-    if rows:
-        session.execute(insert(AuditItem), rows)
-    session.commit()
-
-
-def add_feedback(session: Session, row: dict) -> Feedback:
-    feedback = Feedback(**row)
-    session.add(feedback)
-    session.commit()
-    return feedback
-
-
-def feedback_log(
-    session: Session, limit: int, message_id: str | None = None, before: int | None = None
-) -> list[Feedback]:
-    """Who changed what, newest first."""
-    query = select(Feedback)
-    if message_id is not None:
-        query = query.where(Feedback.message_id == message_id)
-    if before is not None:
-        query = query.where(Feedback.id < before)
-    return list(session.scalars(query.order_by(Feedback.id.desc()).limit(limit)))
-
-
-def corrections_in_force(session: Session) -> list[Feedback]:
-    """The latest word on each message, where that word is a correction, oldest first."""
-    newer = aliased(Feedback)
-    query = select(Feedback).where(
-        ~exists().where(
-            newer.target == Feedback.target,
-            newer.message_id == Feedback.message_id,
-            newer.id > Feedback.id,
-        ),
-        Feedback.verdict == "correct",
-    )
-    return list(session.scalars(query.order_by(Feedback.id)))
 
 
 def prediction_row(

@@ -73,6 +73,10 @@ class Prediction(Base):
 
 TARGETS = ("prediction", "annotated")  # a stored prediction, or a record of data/annotated/
 VERDICTS = ("correct", "confirm")  # new labels, or "the labels shown are right"
+UNDO = "undo"  # the verdict of a row that takes back an earlier one (`Feedback.undoes`)
+# A correction is proposed until a second person confirms or rejects it; a confirmation of the
+# labels shown, and an undo, are in force at once.
+STATUSES = ("proposed", "confirmed", "rejected")
 
 
 class Feedback(Base):
@@ -90,6 +94,28 @@ class Feedback(Base):
     annotator: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(12), server_default="proposed", index=True)
+    reviewer: Mapped[str | None] = mapped_column(String(100))  # the second person
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    # the row an undo takes back; unique: two undos of one row cannot both land
+    undoes: Mapped[int | None] = mapped_column(ID, index=True, unique=True)
+
+
+Index("ix_feedback_annotator", Feedback.annotator)
+
+
+class Claim(Base):
+    """Who works on an item until when: a lease that another person respects and that anyone
+    may take over once it has expired."""
+
+    __tablename__ = "claims"
+
+    target: Mapped[str] = mapped_column(String(20), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    annotator: Mapped[str] = mapped_column(String(100))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AuditItem(Base):

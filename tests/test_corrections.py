@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from pettriage.classifier.dataset import Minimums, check_corpus, load_corpus
-from pettriage.store import queries
+from pettriage.store import quality, queries, worklist
 from pettriage.store.corrections import CORRECTIONS_FILE, export_corrections
 from pettriage.store.db import make_sessions, migrate
 from pettriage.training.split import split
@@ -65,9 +65,13 @@ def predict_row(message_id: str, text: str, category="other") -> dict:
     )
 
 
-def correct(session, message_id, labels, target="prediction", previous=None, who="Мария"):
+def correct(
+    session, message_id, labels, target="prediction", previous=None, who="Мария", reviewed=True
+):
+    """A correction (or, without labels, a confirmation); `reviewed`: a second person confirmed
+    it, as every correction needs before it is exported."""
     prediction = queries.latest_prediction(session, message_id) if target == "prediction" else None
-    return queries.add_feedback(
+    return quality.add_feedback(
         session,
         dict(
             message_id=message_id,
@@ -80,6 +84,8 @@ def correct(session, message_id, labels, target="prediction", previous=None, who
             annotator=who,
             comment=None,
             created_at=datetime.now(UTC),
+            status="confirmed" if reviewed or not labels else "proposed",
+            reviewer="Олег" if reviewed and labels else None,
         ),
     )
 
@@ -110,6 +116,33 @@ def test_export_appends_records_that_name_what_they_correct(corpus, sessions):
         again = export_corrections(session, corpus)
     assert again.written == [] and again.already == 1
     assert len((corpus / CORRECTIONS_FILE).read_text("utf-8").splitlines()) == 1
+
+
+def test_only_corrections_a_second_person_confirmed_are_exported(corpus, sessions):
+    texts = {
+        "two-1": "Ситтер разбила вазу в гостиной и ничего не сказала.",
+        "two-2": "После выгула пропал пульт от телевизора, раньше такого не было.",
+        "two-3": "Выгульщик не пришёл вообще, собака терпела до вечера.",
+        "two-4": "Кот после визита хромает на заднюю лапу.",
+    }
+    damage = THEFT | {"category": "property_damage"}
+    with sessions() as session:
+        queries.save(session, [predict_row(mid, text) for mid, text in texts.items()])
+        confirmed = correct(session, "two-1", damage)
+        correct(session, "two-2", THEFT, reviewed=False)  # waits for a second person
+        rejected = correct(session, "two-3", NO_SHOW, reviewed=False)
+        quality.review(session, rejected.id, "Олег", "reject", None, datetime.now(UTC))
+        undone = correct(session, "two-4", THEFT | {"category": "health_harm"}, reviewed=False)
+        quality.undo(session, undone.id, "Мария", None, datetime.now(UTC))
+        dry = export_corrections(session, corpus, dry_run=True)
+        assert not (corpus / CORRECTIONS_FILE).exists()
+        result = export_corrections(session, corpus)
+    for run in (dry, result):
+        assert [r["id"] for r in run.written] == [f"fb-{confirmed.id}"]
+        assert run.proposals_left_out == 1
+    assert "1 proposals awaiting a second person left out" in result.describe()
+    [line] = (corpus / CORRECTIONS_FILE).read_text("utf-8").splitlines()
+    assert json.loads(line)["category"] == "property_damage"
 
 
 def test_a_later_correction_supersedes_an_exported_one_and_both_stay(corpus, sessions):
@@ -212,7 +245,7 @@ def test_audit_command_lists_and_stores_for_the_page(tmp_path, capsys):
     assert "→" in printed and f"stored {len(listed)} items" in printed
     engine = create_engine(f"sqlite:///{tmp_path / 'complaints.db'}")
     with make_sessions(engine)() as session:
-        stored = queries.audit_list(session, queries.QueueFilters(), 1000)
+        stored = worklist.audit_list(session, worklist.QueueFilters(), 1000).items
     engine.dispose()
     assert sorted(s.record_id for s in stored) == sorted(r["record_id"] for r in listed)
     assert stored[0].confidence >= stored[-1].confidence

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pettriage.api.main import create_app
-from pettriage.store import queries, review_queue
+from pettriage.store import queries, review_queue, worklist
 
 from .servers import ADMIN, CHANNEL, QUALITY, ROUTER, classify, settings_for
 
@@ -237,7 +237,7 @@ def audit_row(record_id, confidence, category="other", suggested="theft"):
 
 def test_audit_list_and_its_verdicts(client):
     with client.app.state.service.sessions() as session:
-        queries.replace_audit(session, [audit_row("a-1", 0.7), audit_row("a-2", 0.95)])
+        worklist.replace_audit(session, [audit_row("a-1", 0.7), audit_row("a-2", 0.95)])
     items = client.get("/v1/audit", headers=QUALITY).json()["items"]
     assert [i["message_id"] for i in items] == ["a-2", "a-1"]
     half = feedback(client, "a-2", target="annotated", labels={"category": "theft"})

@@ -174,3 +174,42 @@ def test_a_wrong_parameter_is_a_422_that_names_it(sqlite_client, params, field, 
     assert answer.status_code == 422
     (problem,) = answer.json()["detail"]
     assert problem["field"] == field and fragment in problem["problem"], problem
+
+
+def test_a_batch_that_mixes_emails_and_chats_keeps_every_column(database_url, tmp_path):
+    """One INSERT binds the first row's columns only: an e-mail's sender after a chat message
+    in the same batch was dropped without a word."""
+    from sqlalchemy import create_engine
+
+    from pettriage.store import queries
+    from pettriage.store.db import make_sessions, migrate
+
+    migrate(database_url, tmp_path)
+    now = datetime.now(UTC)
+    base = dict(
+        channel="chat",
+        text="ситтер опоздала",
+        is_hard=False,
+        category="other",
+        urgency="normal",
+        reporter="client",
+        needs_review=False,
+        safety_fired=False,
+        decision={},
+        model_version="1",
+        created_at=now,
+    )
+    email = {"sender": "client@example.invalid", "subject": "Про визит", "idempotency_key": "k1"}
+    engine = create_engine(database_url)
+    with make_sessions(engine)() as session:
+        queries.save(
+            session,
+            [
+                base | {"message_id": "mix-1"},
+                base | {"message_id": "mix-2", "channel": "email"} | email,
+            ],
+        )
+        chat, mail = (queries.latest_prediction(session, m) for m in ("mix-1", "mix-2"))
+        assert (mail.sender, mail.subject, mail.idempotency_key) == tuple(email.values())
+        assert chat.sender is None and chat.review_priority == 0.0
+    engine.dispose()

@@ -13,12 +13,20 @@ from pettriage.store.db import migrate
 from pettriage.store.tables import Base
 
 
+def _described(name, type_, parent_names) -> bool:
+    """The search index is the one thing the code does not describe as a table: SQLite's FTS5
+    virtual table (and the tables FTS5 keeps for it), PostgreSQL's expression index."""
+    return not (name or "").startswith(("predictions_fts", "ix_predictions_text_fts"))
+
+
 def _differences(url: str, lock_dir) -> list:
     migrate(url, lock_dir)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_name": _described}
+            )
             return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
