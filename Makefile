@@ -48,6 +48,20 @@ serve: model
 	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.prometheus $(BIN)/uvicorn pettriage.api.main:app \
 		--host $(HOST) --port $(PORT) --workers $${WORKERS:-1}
 
+# The review page's chart library is served by us, never from a CDN: Chart.js's UMD build and
+# licence, fetched from the npm registry and checked against api/static/vendor/SHA256SUMS (see
+# the README there). The files are in the repository; only this target needs the network.
+CHARTJS ?= 4.6.2
+VENDOR = api/static/vendor
+
+.PHONY: vendor
+vendor:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent chart.js@$(CHARTJS) >/dev/null && \
+		tar xzf chart.js-$(CHARTJS).tgz && \
+		cp package/dist/chart.umd.min.js $(CURDIR)/$(VENDOR)/chart.umd.min.js && \
+		cp package/LICENSE.md $(CURDIR)/$(VENDOR)/chart.js.LICENSE.md && rm -rf $$tmp
+	cd $(VENDOR) && sha256sum -c SHA256SUMS
+
 check-data: install
 	$(BIN)/complaints data check
 

@@ -18,6 +18,7 @@ from pettriage.config import Settings
 
 from . import (
     admin,
+    health,
     limits,
     logs,
     metrics,
@@ -56,7 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         deliverer = webhooks.Deliverer(settings, app.state.service.sessions)
         deliverer.start()
+        app.state.drift = health.DriftMonitor(app.state.service)
+        app.state.drift.start()
         yield
+        await app.state.drift.stop()
         await deliverer.stop()
         await app.state.service.close()
 
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(review.router)
     app.include_router(worklist.router)
+    app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(webhook_admin.router)
     app.include_router(pages.router)

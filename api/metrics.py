@@ -9,6 +9,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -30,6 +31,21 @@ WEBHOOKS = Counter(
     "complaints_webhook_deliveries_total",
     "Webhook delivery attempts: delivered, retry (to be tried again), failed (given up)",
     ["outcome"],
+)
+# Drift of recent messages from the serving model's training data, refreshed every few minutes
+# by each worker (api/health.py), never per scrape. Every worker computes the same figures from
+# the same database, so the latest value set by a live worker is the one to show.
+DRIFT = Gauge(
+    "complaints_drift_psi",
+    "PSI of the last days' messages against the training data, by kind (category, lemma); "
+    "NaN when it cannot be computed. <0.1 stable, 0.1-0.25 moderate, >0.25 significant",
+    ["kind"],
+    multiprocess_mode="livemostrecent",
+)
+DRIFT_MESSAGES = Gauge(
+    "complaints_drift_window_messages",
+    "Messages stored in the drift window",
+    multiprocess_mode="livemostrecent",
 )
 
 

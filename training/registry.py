@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pettriage.classifier import artifact
 from pettriage.classifier.dataset import load_corpus
@@ -32,6 +33,13 @@ HISTORY_TAG = "champion_history"
 SHA256_TAG = "sha256"  # on the model version
 RUN_SHA256_TAG = "model_sha256"  # on its run: there before the version exists
 GATED_HEADS = ("is_hard", "category", "urgency", "reporter")
+GATE_FIGURES = (  # what the gate shows side by side, in this order
+    *(f"{head}_macro_f1" for head in GATED_HEADS),
+    "is_hard_f1",
+    "critical_recall",
+    "critical_false_alarm_rate",
+    "needs_review_share",
+)
 
 
 class GateRefused(RuntimeError):
@@ -133,11 +141,80 @@ def ensure_local(models_dir: Path, version: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         side = artifact.sidecar_path(path)
         shutil.copy(local / "artifacts" / side.name, side)
+        reference = local / "artifacts" / artifact.REFERENCE_FILE
+        if reference.exists():  # versions trained before drift was recorded have none
+            shutil.copy(reference, artifact.reference_path(path))
         # The model file last and renamed into place: its presence means the copy is whole.
         partial = path.with_suffix(".part")
         shutil.copy(local / "artifacts" / path.name, partial)
         partial.replace(path)
     return path
+
+
+# The gate's figures as quality staff read them on the review page; the CLI keeps the keys.
+METRIC_NAMES_RU = {
+    "category_macro_f1": "Категория, macro-F1",
+    "is_hard_macro_f1": "Сложный кейс, macro-F1",
+    "urgency_macro_f1": "Срочность, macro-F1",
+    "reporter_macro_f1": "Кто сообщил, macro-F1",
+    "is_hard_f1": "Сложный кейс, F1",
+    "critical_recall": "Полнота критичных",
+    "critical_false_alarm_rate": "Ложные тревоги «критично»",
+    "needs_review_share": "Доля на ручную проверку",
+}
+# A fall of these is an improvement: fewer false alarms, fewer messages for a person to check.
+LOWER_IS_BETTER = frozenset({"critical_false_alarm_rate", "needs_review_share"})
+# What the gate demands of a figure: no worse than the champion's by more than the tolerance,
+# or every critical message caught; the other figures are shown, not judged.
+GATE_RULES = {f"{head}_macro_f1": "within_tolerance" for head in GATED_HEADS} | {
+    "critical_recall": "every_critical"
+}
+
+
+def number_ru(value: float) -> str:
+    """A figure as Russian writes it, three decimals after a comma: 0,986."""
+    return f"{value:.3f}".replace(".", ",")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason the gate refused: a code for programs, the sentence in English (the CLI) and
+    in Russian (the review page), and the figure it is about, if any."""
+
+    code: Literal["critical_missed", "head_worse", "already_champion"]
+    text: str
+    text_ru: str
+    metric: str | None = None
+
+    @classmethod
+    def critical_missed(cls, recall: float) -> Refusal:
+        return cls(
+            "critical_missed",
+            f"critical recall {recall:.3f}: every critical message must be caught",
+            f"Полнота критичных {number_ru(recall)}: кандидат пропускает критичные сообщения, "
+            "а должен ловить каждое (нужно 1,000)",
+            "critical_recall",
+        )
+
+    @classmethod
+    def head_worse(cls, head: str, new: float, old: float, tolerance: float) -> Refusal:
+        metric = f"{head}_macro_f1"
+        return cls(
+            "head_worse",
+            f"{head} macro-F1 {new:.3f} is more than {tolerance:.3f} below "
+            f"the champion's {old:.3f}",
+            f"{METRIC_NAMES_RU[metric]} {number_ru(new)}: ниже, чем у чемпиона ({number_ru(old)}), "
+            f"больше чем на допуск {number_ru(tolerance)}",
+            metric,
+        )
+
+    @classmethod
+    def already_champion(cls, version: str) -> Refusal:
+        return cls(
+            "already_champion",
+            f"v{version} is already the champion",
+            f"v{version} уже чемпион",
+        )
 
 
 @dataclass
@@ -146,12 +223,17 @@ class GateResult:
     champion: str | None
     tolerance: float
     figures: dict[str, tuple[float | None, float]] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)  # why it was refused; empty when passed
+    refusals: list[Refusal] = field(default_factory=list)  # empty when passed
     n_test: int = 0
 
     @property
     def passed(self) -> bool:
-        return not self.reasons
+        return not self.refusals
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it was refused, in English."""
+        return [refusal.text for refusal in self.refusals]
 
     def table(self) -> str:
         left = f"champion v{self.champion}" if self.champion else "no champion"
@@ -169,6 +251,8 @@ class GateResult:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
+        """The result for programs: `figures` and `reasons` as before, and for the review page
+        `metrics` in the order shown, with their Russian names, and `refusals` with codes."""
         return {
             "candidate": self.candidate,
             "champion": self.champion,
@@ -176,7 +260,19 @@ class GateResult:
             "n_test": self.n_test,
             "passed": self.passed,
             "reasons": self.reasons,
+            "refusals": [asdict(refusal) for refusal in self.refusals],
             "figures": {k: {"champion": a, "candidate": b} for k, (a, b) in self.figures.items()},
+            "metrics": [
+                {
+                    "key": key,
+                    "name_ru": METRIC_NAMES_RU[key],
+                    "champion": old,
+                    "candidate": new,
+                    "lower_is_better": key in LOWER_IS_BETTER,
+                    "rule": GATE_RULES.get(key),
+                }
+                for key, (old, new) in self.figures.items()
+            ],
         }
 
 
@@ -199,26 +295,15 @@ def gate(settings: Settings, candidate: str, tolerance: float = PROMOTE_TOLERANC
     new = test_figures(settings, candidate, test_records, rules)
     old = test_figures(settings, current, test_records, rules) if current else None
     result = GateResult(candidate, current, tolerance, n_test=len(test_records))
-    shown = [f"{head}_macro_f1" for head in GATED_HEADS] + [
-        "is_hard_f1",
-        "critical_recall",
-        "critical_false_alarm_rate",
-        "needs_review_share",
-    ]
-    for name in shown:
+    for name in GATE_FIGURES:
         result.figures[name] = (None if old is None else old[name], new[name])
     if new["critical_recall"] < 1.0:
-        result.reasons.append(
-            f"critical recall {new['critical_recall']:.3f}: every critical message must be caught"
-        )
+        result.refusals.append(Refusal.critical_missed(new["critical_recall"]))
     if old is not None:
         for head in GATED_HEADS:
             name = f"{head}_macro_f1"
             if new[name] < old[name] - tolerance:
-                result.reasons.append(
-                    f"{head} macro-F1 {new[name]:.3f} is more than {tolerance:.3f} below "
-                    f"the champion's {old[name]:.3f}"
-                )
+                result.refusals.append(Refusal.head_worse(head, new[name], old[name], tolerance))
     return result
 
 
@@ -227,7 +312,7 @@ def promote(settings: Settings, version: str, tolerance: float = PROMOTE_TOLERAN
     result = gate(settings, version, tolerance)
     mlflow_client = client()
     if result.candidate == result.champion:
-        result.reasons.append(f"v{version} is already the champion")
+        result.refusals.append(Refusal.already_champion(version))
         return result
     run_id = mlflow_client.get_model_version(REGISTERED_MODEL, version).run_id
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -253,6 +338,17 @@ def rollback(settings: Settings) -> tuple[str, str]:
     current, previous = past[-1], past[-2]
     set_champion(mlflow_client, settings, previous, past[:-1])
     return current, previous
+
+
+def champion_history(settings: Settings) -> list[str]:
+    """The versions that held `champion`, oldest first: what `rollback` steps back through."""
+    from mlflow.exceptions import MlflowException
+
+    configure(settings)
+    try:
+        return history(client())
+    except MlflowException:  # nothing registered yet
+        return []
 
 
 def versions(settings: Settings) -> list[dict]:

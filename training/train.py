@@ -6,6 +6,7 @@ The first registered version becomes the `champion`; later ones wait for `compla
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from pettriage.classifier.crosswriter import (
     writer_of,
 )
 from pettriage.classifier.dataset import count_fields, data_hash, load_corpus
+from pettriage.classifier.drift import build_reference
 from pettriage.classifier.labels import HEAD_LABELS, HEADS
 from pettriage.classifier.metrics import evaluate_decisions, summary
 from pettriage.classifier.model import ComplaintClassifier, ReviewThresholds
@@ -32,6 +34,9 @@ from pettriage.config import Paths, Settings
 from .registry import RUN_SHA256_TAG, SHA256_TAG, champion_version, history, set_champion
 from .split import split
 from .tracking import REGISTERED_MODEL, configure
+
+# A training job turns records with a `step` into the steps the review page shows (`jobs`).
+log = logging.getLogger("pettriage.training")
 
 PIP_REQUIREMENTS = [
     "scikit-learn",
@@ -159,6 +164,7 @@ def train(
         thresholds = choose_thresholds(oof, train_records, review_target_accuracy)
         model = ComplaintClassifier.fit(train_records, thresholds=thresholds)
         model = model.with_version(version)
+        log.info("testing", extra={"step": "test", "detail": {}})
         test_model_only = evaluate_decisions(test_records, decide(model, test_records, None))
         test = evaluate_decisions(test_records, decide(model, test_records, rules))
 
@@ -227,6 +233,8 @@ def train(
         saved = artifact.save(
             model,
             path,
+            # What this model read, for the service's drift figures (GET /v1/health).
+            reference=build_reference(train_records),
             run_id=run.info.run_id,
             data_hash=corpus_hash,
             metrics=summary(test),
@@ -236,10 +244,15 @@ def train(
         # The SHA-256 that every later load is checked against, kept in the registry, where
         # whoever can replace the file and its sidecar cannot.
         mlflow.set_tag(RUN_SHA256_TAG, saved["sha256"])
+        log.info("registering", extra={"step": "register", "detail": {"version": version}})
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ComplaintPyfunc(),
-            artifacts={"model": str(path), "metadata": str(artifact.sidecar_path(path))},
+            artifacts={
+                "model": str(path),
+                "metadata": str(artifact.sidecar_path(path)),
+                "reference": str(artifact.reference_path(path)),
+            },
             registered_model_name=REGISTERED_MODEL,
             pip_requirements=PIP_REQUIREMENTS,
         )

@@ -13,6 +13,9 @@ the sidecar lies beside the file it vouches for, so whoever can replace one can 
 Without it (a notebook, `load_classifier`) the sidecar's SHA-256 catches a damaged file.
 Every refusal says what was expected and how to fix it; `ArtifactError.reason` says what is
 wrong without naming a file, for answers that leave the machine.
+
+`reference.json` beside them holds the training data as counts (`drift.Reference`): a view on
+the model, not part of it, so a model without a readable one loads and serves as ever.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .drift import Reference
 from .labels import HEAD_LABELS
 from .model import ComplaintClassifier
 from .safety import SafetyRules
@@ -38,6 +42,7 @@ FORMAT_VERSION = 2  # 1 was a joblib pickle of the whole object: refused, since 
 # newer scikit-learn or numpy reads it the same (a pickle needed the same minor versions).
 RECORDED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "spacy", "pymorphy3", "pymorphy3-dicts-ru")
 STATE = "state"  # the npz entry holding the JSON that rebuilds the model from the arrays
+REFERENCE_FILE = "reference.json"  # the training data as counts, for drift figures
 
 
 class ArtifactError(RuntimeError):
@@ -63,6 +68,10 @@ def sidecar_path(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
+def reference_path(path: Path) -> Path:
+    return path.with_name(REFERENCE_FILE)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -72,11 +81,18 @@ def file_sha256(path: Path) -> str:
 
 
 # -- saving ------------------------------------------------------------------------------------
-def save(model: ComplaintClassifier, path: Path | str, **extra: object) -> dict:
-    """Write the model's npz and its sidecar; `extra` (data hash, run id, metrics…) joins the
-    metadata. Returns the metadata, with the npz's `sha256`."""
+def save(
+    model: ComplaintClassifier,
+    path: Path | str,
+    reference: Reference | None = None,
+    **extra: object,
+) -> dict:
+    """Write the model's npz, its sidecar and its training data's `reference` if given; `extra`
+    (data hash, run id, metrics…) joins the metadata. Returns it, with the npz's `sha256`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if reference is not None:
+        reference.write(reference_path(path))
     state, arrays = model.fitted_state()
     state = {"format_version": FORMAT_VERSION, "labels": current_labels(), **state}
     # A handle, so that numpy writes this name and does not append `.npz` to another.
@@ -218,7 +234,16 @@ def load(
             "lacks part of a model; retrain it",
         ) from error
     defining = ("model_version", "labels", "review_thresholds", "features", "heads")
-    return model, meta | {key: state[key] for key in defining}
+    return model, meta | {key: state[key] for key in defining} | _reference(path)
+
+
+def _reference(path: Path) -> dict:
+    """The training data's `reference` (None for a model saved before there were any), and
+    `reference_problem` for an unreadable one: never a reason to refuse the model itself."""
+    try:
+        return {"reference": Reference.read(reference_path(path))}
+    except ValueError as error:
+        return {"reference": None, "reference_problem": str(error)}
 
 
 # -- the local champion pointer: which saved model `complaints classify` uses -------------------
