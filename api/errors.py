@@ -41,6 +41,11 @@ class Error(BaseModel):
     detail: str = Field(description="what went wrong, and what to do about it")
 
 
+def refused(error: Exception) -> HTTPException:
+    """The answer to a store's `Refused`: 404, 403 or 409 by its kind, with its words."""
+    return HTTPException({"not_found": 404, "forbidden": 403}.get(error.kind, 409), str(error))
+
+
 def invalid(field: str, problem: str) -> HTTPException:
     """A 422 in the shape the validation errors have."""
     return HTTPException(422, [{"field": field, "problem": problem}])

@@ -27,6 +27,7 @@ from pettriage.classifier.labels import (
     REPORTERS,
     URGENCIES,
 )
+from pettriage.classifier.rulebook import read_rules
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -60,6 +61,7 @@ def _page() -> str:
         "reporters": list(REPORTERS),
         "channels": list(CHANNELS),
         "heads": {name: list(values) for name, values in HEAD_LABELS.items()},
+        "rule_titles": {rule.id: rule.title_ru for rule in read_rules()[0]},
     }
     html = (STATIC / "review.html").read_text("utf-8")
     return html.replace("__LABELS__", json.dumps(labels, ensure_ascii=False).replace("</", "<\\/"))

@@ -26,7 +26,7 @@ from pettriage.store.tables import MAX_ROW_ID
 
 from . import examples
 from .deps import SessionDep, requires
-from .errors import reject_unknown_query, responses
+from .errors import refused, reject_unknown_query, responses
 from .schemas import Category, MessageId, Urgency
 
 router = APIRouter(
@@ -102,13 +102,6 @@ class ReviewRequest(Person):
             ]
         }
     }
-
-
-REFUSED = {"not_found": 404, "forbidden": 403, "conflict": 409}
-
-
-def _refused(error: Refused) -> HTTPException:
-    return HTTPException(REFUSED[error.kind], str(error))
 
 
 def labels_of(row: tables.Prediction) -> dict[str, Any]:
@@ -239,7 +232,7 @@ def review(
             session, feedback_id, body.annotator, body.verdict, body.comment, utc_now()
         )
     except Refused as error:
-        raise _refused(error) from error
+        raise refused(error) from error
     return feedback_dict(row)
 
 
@@ -258,7 +251,7 @@ def undo(
     try:
         row = quality.undo(session, feedback_id, body.annotator, body.comment, utc_now())
     except Refused as error:
-        raise _refused(error) from error
+        raise refused(error) from error
     return feedback_dict(row)
 
 
@@ -282,9 +275,16 @@ def feedback_history(
     until: Annotated[date | None, Query(description="up to and including this day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    before: int | None = Query(
+        None, ge=1, le=MAX_ROW_ID, description="feedback_id to page back from"
+    ),
 ) -> dict[str, Any]:
     filters = quality.JournalFilters(
-        person=person, message_id=message_id, since=_day(since), until=_day(until, days=1)
+        person=person,
+        message_id=message_id,
+        since=_day(since),
+        until=_day(until, days=1),
+        before=before,
     )
     page = quality.journal(session, filters, limit, offset)
     texts = quality.texts_of(session, page.items)

@@ -186,6 +186,7 @@ class JournalFilters:
     message_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    before: int | None = None  # a feedback id to page back from
 
 
 def journal(session: Session, filters: JournalFilters, limit: int, offset: int = 0) -> Page:
@@ -201,6 +202,8 @@ def journal(session: Session, filters: JournalFilters, limit: int, offset: int =
         query = query.where(Feedback.created_at >= filters.since)
     if filters.until:
         query = query.where(Feedback.created_at < filters.until)
+    if filters.before:
+        query = query.where(Feedback.id < filters.before)
     return paged(session, query.order_by(Feedback.id.desc()), limit, offset)
 
 

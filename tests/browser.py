@@ -18,11 +18,6 @@ ARGS = [
 ]
 
 
-def status(page, message_id: str):
-    """The line under a message's card that says what became of the last click."""
-    return page.locator(f"[data-message-id={message_id}] [data-testid=status]")
-
-
 def log_in(page, base_url: str, key: str, name: str) -> None:
     page.goto(f"{base_url}/review")
     page.fill("#login-key", key)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import random
-import re
 import shutil
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from pettriage.classifier.dataset import load_corpus
 from pettriage.cli import main as complaints
 from pettriage.config import Settings
 
-from .browser import log_in, status
+from .browser import log_in
 from .conftest import CORPUS, SPLIT
 from .servers import ADMIN, CHANNEL, QUALITY, server_env
 
@@ -102,41 +101,55 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         assert said["model_version"] == "1"
         assert said["category"] != RIGHT, "v1 classifies this right: pick a message it gets wrong"
 
-        # 2. a quality person corrects it on the page
+        # 2. a quality person corrects it on the page, and a second one confirms it
         log_in(page, server.url, "k-quality", "Мария Тестова")
         page.wait_for_selector("#app:not([hidden])")
         page.click("[data-tab=find]")
-        page.fill("#find-id", "e2e-1")
+        page.fill("#find-q", "e2e-1")
         page.click("#find-button")
-        page.click(f"[data-message-id=e2e-1] [data-testid=label-category-{RIGHT}]")
-        expect(status(page, "e2e-1")).to_have_text(re.compile("^Исправлено"))
+        page.click(f"#detail[data-message-id=e2e-1] [data-testid=label-category-{RIGHT}]")
+        page.click("#detail [data-testid=submit]")
+        expect(page.locator("[data-message-id=e2e-1] [data-testid=row-state]")).to_contain_text(
+            "ждёт второго человека"
+        )
         [correction] = httpx.get(
             f"{server.url}/v1/feedback", params={"message_id": "e2e-1"}, headers=QUALITY
         ).json()["items"]
-        assert correction["labels"]["category"] == RIGHT
+        assert correction["labels"]["category"] == RIGHT and correction["status"] == "proposed"
         assert correction["annotator"] == "Мария Тестова"
+        page.click("#logout")
+        log_in(page, server.url, "k-quality", "Олег Второй")
+        page.wait_for_selector("#app:not([hidden])")
+        page.click("[data-tab=proposals]")
+        page.click("#detail [data-testid=review-confirm]")
+        expect(page.locator("[data-testid=proposals-count]")).to_have_text("")
 
         # 3. an admin exports, retrains and promotes, all from the page
         page.click("#logout")
         log_in(page, server.url, "k-admin", "Админ")
         page.wait_for_selector("#models-tab:not([hidden])")
         page.click("[data-tab=models]")
-        page.click("#export")
+        page.click("#export")  # each step asks first, in a dialog
+        page.click("#models-confirm-ok")
         output = page.locator("#admin-output")
-        expect(output).to_contain_text("1 corrections written", timeout=60_000)
-        assert f"fb-{correction['feedback_id']} corrects e2e-1" in page.text_content(
+        expect(output).to_contain_text("Записано подтверждённых исправлений: 1", timeout=60_000)
+        assert f"fb-{correction['feedback_id']} исправляет e2e-1" in page.text_content(
             "#admin-output"
         )
         page.click("#train")
-        expect(output).to_have_text(re.compile(": (succeeded|failed|lost)"), timeout=600_000)
-        assert ": succeeded" in page.text_content("#admin-output"), page.text_content(
+        page.click("#models-confirm-ok")
+        expect(page.locator("[data-testid=train-steps] li:is(.done, .failed)")).to_have_count(
+            1, timeout=600_000
+        )
+        assert "Готово: v2" in page.text_content("[data-testid=train-steps]"), page.text_content(
             "#admin-output"
         )
         page.click("[data-testid=promote-2]")
-        expect(output).to_contain_text("verdict:", timeout=120_000)
+        page.click("#models-confirm-ok")
+        expect(page.locator("[data-testid=gate-verdict]")).to_be_visible(timeout=120_000)
         gate = page.text_content("#admin-output")
-        assert "v2 теперь чемпион" in gate and "verdict: PROMOTE" in gate, gate
-        assert "category_macro_f1" in gate and "critical_recall" in gate
+        assert "Проверка пройдена: v2 теперь чемпион" in gate, gate
+        assert "Категория, macro-F1" in gate and "Полнота критичных" in gate
 
         # 4. the service serves v2, whose MLflow run lists the correction
         assert httpx.get(f"{server.url}/v1/model", headers=CHANNEL).json()["version"] == "2"

@@ -1,4 +1,9 @@
 // The review page: plain JavaScript against the service's JSON API, no build step.
+//
+// Labelling is two steps: keys or clicks change the choice shown (nothing is saved), Enter sends
+// it and moves on. A change of labels is a proposal until a second person confirms it (the
+// "На проверку" tab); Ctrl+Z takes one's own last submission back. Opening an item claims it
+// for a few minutes, so two people never work the same message.
 "use strict";
 
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
@@ -8,6 +13,7 @@ const VALUE_NAMES = {
   urgency: { critical: "критичная", high: "высокая", normal: "обычная", low: "низкая" },
   reporter: { client: "клиент", executor: "исполнитель" },
 };
+const CHANNEL_NAMES = { chat: "чат", email: "e-mail", call_note: "заметка о звонке", admin_review: "отзыв в админке" };
 const REASONS = {
   rules_over_model: "правило безопасности сработало, модель не считала критичным",
   model_critical_without_rule: "модель сказала «критично» без правила",
@@ -15,12 +21,31 @@ const REASONS = {
   small_margin: "две категории почти равны",
   spot_check: "выборочная проверка уверенного ответа",
 };
+const ACTION_NAMES = {
+  phone_senior_manager_now: "Немедленно позвонить старшему менеджеру",
+  hand_over_to_senior_manager: "Передать старшему менеджеру",
+  call_back_executor: "Перезвонить исполнителю",
+  first_line_reply: "Ответ первой линии",
+  acknowledge: "Подтвердить получение",
+  human_review: "Проверка человеком",
+};
+const VERDICT_NAMES = { correct: "исправление", confirm: "всё верно", undo: "отмена" };
+const STATUS_NAMES = { proposed: "ждёт второго человека", confirmed: "подтверждено", rejected: "отклонено" };
 const CATEGORY_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "-", "="];
 const HEADS = ["category", "is_hard", "urgency", "reporter"];
+const PAGE = 50;
+const CLAIM_RENEW_MS = 60_000;
 
 // The API key lives here only: never in sessionStorage or localStorage, where any script of this
 // origin could read it later. A reload asks for it again.
-const state = { key: "", name: "", role: "", tab: "queue", items: [], selected: 0 };
+const state = {
+  key: "", name: "", role: "", tab: "queue",
+  items: [], selected: -1, offset: 0, total: 0,
+  choice: null,  // the labels chosen for the selected item, not sent yet
+  claimed: null,  // the item this person holds a claim on
+  sent: [],  // this session's submissions, newest last: what Ctrl+Z takes back
+  log: { offset: 0, total: 0 },
+};
 const $ = (id) => document.getElementById(id);
 
 function valueName(head, value) {
@@ -28,17 +53,31 @@ function valueName(head, value) {
   return (VALUE_NAMES[head] || {})[String(value)] || String(value);
 }
 
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString("ru-RU", { dateStyle: "short", timeStyle: "short" }) : "";
+}
+
+function pct(p) {
+  return `${Math.round(100 * p)}%`;
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (name === "class") node.className = value;
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (value !== undefined && value !== null) node.setAttribute(name, value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(name, value === true ? "" : value);
   }
   for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+    if (child !== null && child !== undefined && child !== false) node.append(child instanceof Node ? child : String(child));
   }
   return node;
+}
+
+function bar(p, chosen) {
+  const fill = el("span", { class: "fill" });
+  fill.style.width = `${Math.round(100 * p)}%`;  // through the CSSOM: the CSP refuses style="…"
+  return el("span", { class: `pbar${chosen ? " chosen" : ""}`, title: pct(p) }, fill);
 }
 
 async function api(path, options = {}) {
@@ -53,12 +92,29 @@ async function api(path, options = {}) {
       : detail || response.statusText;
     const error = new Error(`${response.status}: ${text}`);
     error.status = response.status;
+    error.body = body;
     throw error;
   }
   return body;
 }
 
-// -- the guide's consistency, so one click gives a valid set of labels ----------------------
+// What went wrong, in Russian; the service's own words stay in the tooltip.
+function problem(error, conflict = "это сообщение уже изменил кто-то другой") {
+  const said = {
+    401: "ключ больше не подходит: войдите снова",
+    403: "у вас нет права на это действие",
+    404: "не найдено: возможно, сообщение удалено",
+    409: conflict,
+    422: "метки противоречат руководству или поле заполнено не так",
+  }[error.status];
+  return said || `ошибка сервиса (${error.message})`;
+}
+
+function post(path, body) {
+  return api(path, { method: "POST", body: JSON.stringify(body) });
+}
+
+// -- the guide's consistency, so a choice is always a valid set of labels ----------------------
 function consistent(labels, head) {
   const next = { ...labels };
   const hardUrgency = (u) => u === "critical" || u === "high";
@@ -96,321 +152,558 @@ function start() {
   $("login").hidden = true;
   $("app").hidden = false;
   $("logout").hidden = false;
-  $("who").textContent = `${state.name} · ${state.role}`;
+  $("who").textContent = `${state.name} · ${state.role === "admin" ? "администратор" : "отдел качества"}`;
   $("models-tab").hidden = state.role !== "admin";
   showTab("queue");
+  setInterval(renewClaim, CLAIM_RENEW_MS);
 }
 
-function logout() {
+async function logout() {
+  await releaseClaim();
   state.key = "";
   location.reload();
 }
 
-// -- tabs and lists ---------------------------------------------------------------------------
-function showTab(tab) {
+// -- tabs -------------------------------------------------------------------------------------
+// Panels of other files (models.js, health.js) register their loader here: PANELS[tab] = fn.
+const PANELS = {};
+
+async function showTab(tab) {
+  await releaseClaim();
   state.tab = tab;
   for (const button of document.querySelectorAll("nav [data-tab]")) {
     button.setAttribute("aria-selected", String(button.dataset.tab === tab));
   }
-  $("filters").hidden = !(tab === "queue" || tab === "audit");
-  $("find-form").hidden = tab !== "find";
-  $("list").hidden = !(tab === "queue" || tab === "audit" || tab === "find");
-  $("log").hidden = tab !== "log";
-  $("models").hidden = tab !== "models";
+  for (const panel of document.querySelectorAll("[data-panel]")) {
+    panel.hidden = !panel.dataset.panel.split(" ").includes(tab);
+  }
   $("error").textContent = "";
-  $("list").replaceChildren();
-  state.items = [];
-  if (tab === "queue" || tab === "audit") loadList();
-  if (tab === "log") loadLog();
-  if (tab === "models") loadVersions();
-  if (tab === "find") $("find-id").focus();
+  state.offset = 0;
+  showItems([], 0);
+  if (tab === "queue" || tab === "audit" || tab === "proposals") loadList();
+  if (tab === "log") { state.log.offset = 0; loadLog(); loadAgreement(); }
+  if (tab === "find") $("find-q").focus();
+  if (PANELS[tab]) PANELS[tab]();
+  countProposals();
 }
 
-function filterQuery() {
-  const params = new URLSearchParams({ limit: "50" });
-  for (const name of ["category", "urgency", "channel"]) {
-    const value = $(`filter-${name}`).value;
-    if (value) params.set(name, value);
-  }
-  return params.toString();
+async function countProposals() {
+  try {
+    const body = await api("/v1/proposals?limit=1");
+    $("proposals-count").textContent = body.total ? `(${body.total})` : "";
+  } catch (_) { /* the tab still opens and says what went wrong */ }
 }
+
+// -- lists ------------------------------------------------------------------------------------
+function listPath() {
+  const params = new URLSearchParams({ limit: String(PAGE), offset: String(state.offset) });
+  if (state.tab === "queue" || state.tab === "audit") {
+    for (const name of ["category", "urgency", "channel"]) {
+      const value = $(`filter-${name}`).value;
+      if (value) params.set(name, value);
+    }
+  }
+  if (state.tab === "find") params.set("q", $("find-q").value.trim());
+  const base = { queue: "/v1/review-queue", audit: "/v1/audit", proposals: "/v1/proposals", find: "/v1/search" };
+  return `${base[state.tab]}?${params}`;
+}
+
+const KIND = { queue: "prediction", audit: "annotated", find: "prediction", proposals: "proposal" };
 
 async function loadList() {
-  const path = state.tab === "queue" ? "/v1/review-queue" : "/v1/audit";
+  const tab = state.tab;
+  if (tab === "find" && !$("find-q").value.trim()) return;
   try {
-    const body = await api(`${path}?${filterQuery()}`);
-    showItems(body.items.map((item) => ({ ...item, kind: state.tab === "queue" ? "prediction" : "annotated" })));
-    $("count").textContent = `${body.items.length} в списке`;
+    const body = await api(listPath());
+    if (state.tab !== tab) return;
+    showItems(body.items.map((item) => ({ ...item, kind: KIND[tab] })), body.total);
   } catch (error) {
-    $("error").textContent = `Не удалось загрузить список: ${error.message}`;
+    $("error").textContent = `Не удалось загрузить список: ${problem(error)}`;
   }
 }
 
-async function findMessage(event) {
-  event.preventDefault();
-  const id = $("find-id").value.trim();
-  $("error").textContent = "";
-  try {
-    const body = await api(`/v1/predictions/${encodeURIComponent(id)}`);
-    const row = body.latest;
-    const d = row.decision;
-    showItems([{
-      kind: "prediction", message_id: row.message_id, channel: row.channel, text: row.text,
-      created_at: row.created_at, model_version: row.model_version, decision: d,
-      labels: { category: d.category, is_hard: d.is_hard, urgency: d.urgency, reporter: d.reporter },
-    }]);
-  } catch (error) {
-    $("list").replaceChildren();
-    $("error").textContent = error.status === 404 ? `Сообщение «${id}» не найдено.` : error.message;
-  }
+function turnPage(step) {
+  const offset = state.offset + step * PAGE;
+  if (offset < 0 || offset >= state.total) return;
+  releaseClaim().then(() => { state.offset = offset; loadList(); });
 }
 
-function showItems(items) {
+function showItems(items, total) {
   state.items = items;
-  state.selected = 0;
-  $("list").replaceChildren(...items.map(card));
-  if (!items.length) $("list").append(el("p", { class: "muted" }, "Здесь пусто: всё разобрано."));
-  select(0);
+  state.total = total;
+  state.selected = -1;
+  $("list").replaceChildren(...items.map(row));
+  if (!items.length && state.tab !== "find") {
+    $("list").append(el("p", { class: "muted" }, state.tab === "proposals" ? "Нечего проверять." : "Здесь пусто: всё разобрано."));
+  }
+  $("count").textContent = total
+    ? `Показано ${state.offset + 1}–${state.offset + items.length} из ${total}`
+    : (state.tab === "find" && $("find-q").value.trim() ? "Ничего не найдено" : "");
+  $("page-prev").disabled = state.offset === 0;
+  $("page-next").disabled = state.offset + items.length >= total;
+  renderDetail();
+  if (items.length) selectFree(0, 1);
 }
 
-function select(index) {
-  const cards = [...document.querySelectorAll("#list .card")];
-  if (!cards.length) return;
-  state.selected = Math.max(0, Math.min(index, cards.length - 1));
-  cards.forEach((c, i) => c.classList.toggle("selected", i === state.selected));
-  cards[state.selected].scrollIntoView({ block: "nearest" });
+function takenByOther(item) {
+  return item.claimed_by && item.claimed_by !== state.name && new Date(item.claimed_until) > new Date();
 }
 
-// -- one message ------------------------------------------------------------------------------
-function card(item, index) {
-  const d = item.decision;
-  const node = el("article", { class: "card", "data-message-id": item.message_id, "data-testid": "card" });
-  node.addEventListener("click", () => select(index));
+function open(item) {
+  return !item.sent && !takenByOther(item);
+}
+
+// Select the first item from `index` on (in direction `step`) that is free and not sent.
+async function selectFree(index, step) {
+  for (let i = index; i >= 0 && i < state.items.length; i += step) {
+    if (state.items[i].kind === "proposal" || open(state.items[i])) return select(i);
+  }
+  if (state.items.length) {
+    select(Math.max(0, Math.min(index, state.items.length - 1)));
+  }
+}
+
+function row(item, index) {
+  const node = el("div", {
+    class: "row", role: "option", "data-message-id": item.message_id, "data-testid": "row",
+    onclick: () => select(index),
+  });
   node.item = item;
-  node.labels = { ...item.labels };
-  const when = item.created_at ? new Date(item.created_at).toLocaleString("ru-RU") : "";
-  node.append(el("div", { class: "meta" },
-    `${item.message_id} · ${item.channel || "канал не указан"} · ${when}`,
-    item.model_version ? ` · модель v${item.model_version}` : "",
-    item.reason ? ` · ${REASONS[item.reason] || item.reason}` : "",
-    item.source && item.source !== "annotated" ? ` · ${item.source}` : ""));
-  node.append(el("p", { class: "text", "data-testid": "text" }, item.text));
-  if (item.kind === "annotated") {
-    node.append(el("div", { class: "suggestion" },
-      `В разметке: ${HEAD_NAMES[item.head]} — ${valueName(item.head, item.given)} (${pct(item.given_probability)}). `,
-      `Модель вне обучения предлагает: ${valueName(item.head, item.suggested)} (${pct(item.confidence)}). `,
-      el("button", { type: "button", "data-testid": "accept", onclick: () => accept(node) }, "Принять предложение (a)"),
-      " "));
-  }
-  if (d.safety && d.safety.fired) {
-    node.append(el("div", { class: "safety", "data-testid": "safety" },
-      `Сработало правило безопасности «${d.safety.rule}» на словах «${(d.safety.matched || []).join(" ")}»: ${d.safety.action}`));
-  }
-  for (const head of HEADS) node.append(headRow(node, head, d));
-  const words = (d.explanation && d.explanation.category) || [];
-  node.append(el("div", { class: "words" },
-    "Слова, которые повлияли на категорию: ",
-    words.length ? words.map((w) => `${w.lemma} (${w.weight.toFixed(2)})`).join(", ") : "—"));
-  const comment = el("input", { placeholder: "комментарий (необязательно)", maxlength: "2000", "data-testid": "comment" });
-  node.comment = comment;
-  node.append(el("div", { class: "bar" },
-    el("button", { type: "button", "data-testid": "confirm", onclick: () => confirmItem(node) },
-      item.kind === "annotated" ? "Разметка верна (c)" : "Всё верно (c)"),
-    comment));
-  node.status = el("div", { class: "status", role: "status", "data-testid": "status" });
-  node.append(node.status);
+  paintRow(node);
   return node;
 }
 
-function pct(p) {
-  return `${Math.round(100 * p)}%`;
+function paintRow(node) {
+  const item = node.item;
+  const labels = item === current() && state.choice ? state.choice : item.labels;
+  const meta = item.kind === "proposal"
+    ? [`№${item.feedback_id}`, item.annotator, when(item.created_at)]
+    : [item.message_id, CHANNEL_NAMES[item.channel] || "канал не указан", when(item.received_at || item.created_at),
+       item.reason ? REASONS[item.reason] || item.reason : null];
+  const taken = item.kind !== "proposal" && takenByOther(item);
+  node.classList.toggle("taken", Boolean(taken));
+  node.classList.toggle("sent", Boolean(item.sent));
+  node.replaceChildren(
+    el("div", { class: "row-main" },
+      el("div", { class: "meta" }, meta.filter(Boolean).join(" · ")),
+      el("div", { class: "snippet" }, item.subject ? el("b", {}, `${item.subject}: `) : null, item.text)),
+    item.kind === "proposal" ? proposalChanges(item) : rowLabels(item, labels),
+    el("div", { class: "row-state", "data-testid": "row-state" },
+      taken ? `занято: ${item.claimed_by}` : item.sent ? sentText(item.sent) : ""));
 }
 
-function headRow(node, head, decision) {
-  const probabilities = (decision.probabilities || {})[head] || {};
-  const values = LABELS.heads[head];
-  const row = el("div", { class: "head", "data-head": head }, el("span", { class: "name" }, HEAD_NAMES[head]));
-  values.forEach((value, i) => {
-    const typed = head === "is_hard" ? value === "true" : value;
-    const p = probabilities[value];
-    const button = el("button", {
-      type: "button", class: "label", "data-value": value, "data-testid": `label-${head}-${value}`,
-      title: p === undefined ? "" : `вероятность по модели ${pct(p)}`,
-      onclick: (event) => { event.stopPropagation(); relabel(node, head, typed); },
-    },
-    head === "category" ? el("kbd", {}, CATEGORY_KEYS[i]) : null,
-    valueName(head, typed),
-    p === undefined ? null : el("span", { class: "p" }, pct(p)));
-    row.append(button);
+function rowLabels(item, labels) {
+  const probabilities = ((item.decision || {}).probabilities || {}).category || {};
+  const top = Object.entries(probabilities).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  if (!top.some(([name]) => name === labels.category)) top.push([labels.category, probabilities[labels.category] || 0]);
+  return el("div", { class: "row-labels" },
+    top.map(([name, p]) => el("div", { class: `cat${name === labels.category ? " chosen" : ""}`, "data-category": name },
+      el("span", { class: "name" }, valueName("category", name)), bar(p, name === labels.category), el("span", { class: "p" }, pct(p)))),
+    el("div", { class: "chips" },
+      el("span", { class: `chip urgency-${labels.urgency}` }, valueName("urgency", labels.urgency)),
+      el("span", { class: "chip" }, valueName("reporter", labels.reporter)),
+      labels.is_hard ? el("span", { class: "chip hard" }, "сложный") : null));
+}
+
+function proposalChanges(item) {
+  return el("div", { class: "row-labels" }, HEADS.filter((h) => item.labels[h] !== item.previous[h]).map((h) =>
+    el("div", { class: "change" }, `${HEAD_NAMES[h]}: `, el("s", {}, valueName(h, item.previous[h])), " → ",
+      el("b", {}, valueName(h, item.labels[h])))));
+}
+
+function sentText(sent) {
+  if (sent.verdict === "correct") return `предложено (№${sent.feedback_id}), ждёт второго человека`;
+  return `подтверждено (№${sent.feedback_id})`;
+}
+
+function rows() {
+  return [...document.querySelectorAll("#list .row")];
+}
+
+function current() {
+  return state.items[state.selected];
+}
+
+async function select(index) {
+  if (!state.items.length) return;
+  index = Math.max(0, Math.min(index, state.items.length - 1));
+  const item = state.items[index];
+  state.selected = index;
+  state.choice = item.kind === "proposal" ? null : { ...(item.sent && item.sent.labels ? item.sent.labels : item.labels) };
+  rows().forEach((node, i) => {
+    node.classList.toggle("selected", i === index);
+    node.setAttribute("aria-selected", String(i === index));
+    paintRow(node);
   });
-  return row;
+  rows()[index].scrollIntoView({ block: "nearest" });
+  renderDetail();
+  if (item.kind !== "proposal" && !item.sent) await claim(item, index);
 }
 
-function paint(node) {
-  for (const head of HEADS) {
-    for (const button of node.querySelectorAll(`.head[data-head="${head}"] .label`)) {
-      button.classList.toggle("current", button.dataset.value === String(node.labels[head]));
+// -- claims -----------------------------------------------------------------------------------
+async function claim(item, index) {
+  if (state.claimed && state.claimed !== item) await releaseClaim();
+  try {
+    const body = await post("/v1/claims", { message_id: item.message_id, target: item.kind, annotator: state.name });
+    Object.assign(item, { claimed_by: body.claimed_by, claimed_until: body.claimed_until });
+    state.claimed = item;
+  } catch (error) {
+    if (error.status !== 409 || !error.body) {
+      $("error").textContent = `Не удалось занять сообщение: ${problem(error)}`;
+      return;
+    }
+    Object.assign(item, { claimed_by: error.body.claimed_by, claimed_until: error.body.expires_at });
+    rows()[index].querySelector(".row-state").textContent = `занято: ${item.claimed_by}`;
+    paintRow(rows()[index]);
+    if (current() === item) {
+      status(`Это сообщение сейчас разбирает ${item.claimed_by}: беру следующее.`);
+      await selectFree(index + 1, 1);
     }
   }
 }
 
-async function send(node, payload, done) {
-  node.status.classList.remove("error");
-  node.status.textContent = "Сохраняю…";
+async function releaseClaim() {
+  const item = state.claimed;
+  state.claimed = null;
+  if (!item || !state.key) return;
   try {
-    const body = await api("/v1/feedback", {
-      method: "POST",
-      body: JSON.stringify({
-        message_id: node.item.message_id, target: node.item.kind, annotator: state.name,
-        comment: node.comment.value || null, ...payload,
-      }),
-    });
-    if (body.labels) node.labels = { ...body.labels };
-    paint(node);
-    node.classList.add("handled");
-    node.status.textContent = done(body);
-  } catch (error) {
-    node.status.classList.add("error");
-    node.status.textContent = `Не сохранено: ${error.message}`;
+    await api(`/v1/claims/${item.kind}/${encodeURIComponent(item.message_id)}?annotator=${encodeURIComponent(state.name)}`,
+      { method: "DELETE" });
+  } catch (_) { /* the lease runs out by itself */ }
+}
+
+async function renewClaim() {
+  const item = state.claimed;
+  if (item && item === current() && !item.sent) {
+    try { await post("/v1/claims", { message_id: item.message_id, target: item.kind, annotator: state.name }); } catch (_) { /* shown on the next action */ }
   }
 }
 
-function relabel(node, head, value) {
-  const labels = consistent({ ...node.labels, [head]: value }, head);
-  const changes = HEADS.filter((h) => labels[h] !== node.item.labels[h])
-    .map((h) => `${HEAD_NAMES[h]} → ${valueName(h, labels[h])}`);
-  return send(node, { labels }, (body) => body.verdict === "confirm"
-    ? `Подтверждено (${body.annotator}), правка №${body.feedback_id}`
-    : `Исправлено (${body.annotator}): ${changes.join(", ")}; правка №${body.feedback_id}`);
+// -- the selected item ------------------------------------------------------------------------
+function status(text, bad = false) {
+  const node = document.querySelector("#detail [data-testid=status]");
+  if (!node) return;
+  node.textContent = text;
+  node.classList.toggle("error", bad);
 }
 
-function confirmItem(node) {
-  return send(node, { verdict: "confirm" }, (body) => `Подтверждено (${body.annotator}), правка №${body.feedback_id}`);
+function renderDetail() {
+  const item = current();
+  const detail = $("detail");
+  detail.removeAttribute("data-message-id");
+  if (!item) {
+    detail.replaceChildren(el("p", { class: "muted" }, state.items.length ? "" : "Выберите сообщение в списке."));
+    return;
+  }
+  detail.setAttribute("data-message-id", item.message_id);
+  detail.replaceChildren(...(item.kind === "proposal" ? proposalDetail(item) : labelDetail(item)));
+  if (item.kind === "prediction") loadHistory(item);
 }
 
-function accept(node) {
-  const item = node.item;
-  const value = item.head === "is_hard" ? item.suggested === "true" : item.suggested;
-  return relabel(node, item.head, value);
+function labelDetail(item) {
+  const d = item.decision || {};
+  const parts = [
+    el("div", { class: "meta" }, [
+      item.message_id, CHANNEL_NAMES[item.channel] || "канал не указан",
+      item.received_at ? `получено ${when(item.received_at)}` : null,
+      item.created_at ? `разобрано ${when(item.created_at)}` : null,
+      item.model_version ? `модель v${item.model_version}` : null,
+      item.reason ? REASONS[item.reason] || item.reason : null,
+    ].filter(Boolean).join(" · ")),
+  ];
+  if (item.subject || item.sender) {
+    parts.push(el("div", { class: "email", "data-testid": "email" },
+      item.sender ? el("div", {}, "От: ", item.sender) : null,
+      item.subject ? el("div", {}, "Тема: ", el("b", {}, item.subject)) : null));
+  }
+  parts.push(el("p", { class: "text", "data-testid": "text" }, item.text));
+  if (item.kind === "annotated") {
+    parts.push(el("div", { class: "suggestion" },
+      `В разметке: ${HEAD_NAMES[item.head]} — ${valueName(item.head, item.given)} (${pct(item.given_probability)}). `,
+      `Модель вне обучения предлагает: ${valueName(item.head, item.suggested)} (${pct(item.confidence)}). `,
+      el("button", { type: "button", "data-testid": "accept", onclick: accept }, "Принять предложение (a)")));
+  }
+  if (d.safety && d.safety.fired) {
+    const title = LABELS.rule_titles[d.safety.rule] || "правило безопасности";
+    parts.push(el("div", { class: "safety", "data-testid": "safety" },
+      `Сработало правило «${title}» на словах «${(d.safety.matched || []).join(" ")}». ${d.safety.action || ""}`));
+  }
+  if (item.actions && item.actions.length) {
+    parts.push(el("ul", { class: "actions", "data-testid": "actions" },
+      item.actions.map((a) => el("li", {}, ACTION_NAMES[a.type] || a.type,
+        a.to && a.to.name ? ` — ${a.to.name}` : "", a.deadline === "now" ? " (сейчас)" : a.deadline === "today" ? " (сегодня)" : ""))));
+  }
+  parts.push(el("div", { class: "heads" }, HEADS.map((head) => headRow(item, head, d))));
+  const words = (d.explanation && d.explanation.category) || [];
+  parts.push(el("div", { class: "words" }, "Слова, которые повлияли на категорию: ",
+    words.length ? words.map((w) => `${w.lemma} (${w.weight.toFixed(2)})`).join(", ") : "—"));
+  const comment = el("input", {
+    id: "comment", placeholder: "комментарий (необязательно)", maxlength: "2000", "data-testid": "comment",
+    onkeydown: (event) => { if (event.key === "Enter") { event.preventDefault(); submit(); } },
+  });
+  parts.push(el("div", { class: "bar" },
+    el("button", { type: "button", class: "primary", "data-testid": "submit", onclick: () => submit() }, "Отправить (Enter)"),
+    el("button", { type: "button", "data-testid": "confirm", onclick: () => submit(true) },
+      item.kind === "annotated" ? "Разметка верна (c)" : "Всё верно (c)"),
+    el("button", { type: "button", "data-testid": "undo", onclick: undoLast }, "Отменить последнее (Ctrl+Z)"),
+    comment));
+  parts.push(el("div", { class: "status", role: "status", "data-testid": "status" }, item.sent ? sentText(item.sent) : ""));
+  parts.push(el("div", { class: "history", id: "history", "data-testid": "history" }));
+  return parts;
 }
 
-// -- journal and models -----------------------------------------------------------------------
-async function loadLog() {
+function headRow(item, head, decision) {
+  const probabilities = (decision.probabilities || {})[head] || {};
+  const values = LABELS.heads[head];
+  return el("div", { class: "head", "data-head": head }, el("span", { class: "name" }, HEAD_NAMES[head]),
+    values.map((value, i) => {
+      const typed = head === "is_hard" ? value === "true" : value;
+      const p = probabilities[value];
+      const chosen = String(state.choice[head]) === value;
+      const shown = String(item.labels[head]) === value;
+      return el("button", {
+        type: "button", class: `label${chosen ? " chosen" : ""}${shown ? " shown" : ""}`, "data-value": value,
+        "data-testid": `label-${head}-${value}`, "aria-pressed": String(chosen),
+        title: `${shown ? (item.kind === "annotated" ? "в разметке" : "ответ модели") : ""}${p === undefined ? "" : ` · вероятность ${pct(p)}`}`,
+        onclick: () => choose(head, typed),
+      },
+      head === "category" ? el("kbd", {}, CATEGORY_KEYS[i]) : null,
+      valueName(head, typed),
+      p === undefined ? null : [bar(p, chosen), el("span", { class: "p" }, pct(p))]);
+    }));
+}
+
+function choose(head, value) {
+  const item = current();
+  if (!item || item.kind === "proposal") return;
+  state.choice = consistent({ ...state.choice, [head]: value }, head);
+  for (const button of document.querySelectorAll("#detail .head .label")) {
+    const chosen = button.dataset.value === String(state.choice[button.closest(".head").dataset.head]);
+    button.classList.toggle("chosen", chosen);
+    button.setAttribute("aria-pressed", String(chosen));
+  }
+  paintRow(rows()[state.selected]);
+  const changes = HEADS.filter((h) => state.choice[h] !== item.labels[h]);
+  status(changes.length ? `Выбрано: ${changes.map((h) => `${HEAD_NAMES[h]} → ${valueName(h, state.choice[h])}`).join(", ")}. Enter — отправить.` : "");
+}
+
+async function submit(asShown = false) {
+  const item = current();
+  if (!item || item.kind === "proposal") return;
+  if (item.sent) { status("Уже отправлено. Ctrl+Z отменяет вашу последнюю отправку."); return; }
+  const comment = ($("comment") || {}).value || null;
+  const body = { message_id: item.message_id, target: item.kind, annotator: state.name, comment,
+    ...(asShown ? { verdict: "confirm" } : { labels: state.choice }) };
+  status("Сохраняю…");
   try {
-    const body = await api("/v1/feedback?limit=200");
+    const saved = await post("/v1/feedback", body);
+    item.sent = saved;
+    state.sent.push(item);
+    if (state.claimed === item) state.claimed = null;  // the service let the claim go
+    paintRow(rows()[state.selected]);
+    countProposals();
+    const index = state.selected;
+    await selectFree(index + 1, 1);
+    if (state.selected === index) status(sentText(saved));
+  } catch (error) {
+    status(`Не сохранено: ${problem(error, `это сообщение сейчас разбирает другой человек`)}`, true);
+  }
+}
+
+async function undoLast() {
+  const item = state.sent.pop();
+  if (!item) { status("Отменять нечего: в этом сеансе вы ещё ничего не отправили."); return; }
+  try {
+    await post(`/v1/feedback/${item.sent.feedback_id}/undo`, { annotator: state.name });
+  } catch (error) {
+    status(`Не отменено: ${problem(error, "вашу правку уже проверил второй человек или после неё была другая; предложите новую")}`, true);
+    return;
+  }
+  const number = item.sent.feedback_id;
+  item.sent = null;
+  const index = state.items.indexOf(item);
+  if (index < 0) { status(`Правка №${number} отменена.`); return; }
+  paintRow(rows()[index]);
+  await select(index);
+  status(`Правка №${number} отменена: сообщение снова ждёт решения.`);
+}
+
+function accept() {
+  const item = current();
+  if (!item || item.kind !== "annotated") return;
+  choose(item.head, item.head === "is_hard" ? item.suggested === "true" : item.suggested);
+  submit();
+}
+
+async function loadHistory(item) {
+  try {
+    const [predictions, journal] = await Promise.all([
+      api(`/v1/predictions/${encodeURIComponent(item.message_id)}`),
+      api(`/v1/feedback?message_id=${encodeURIComponent(item.message_id)}&limit=50`),
+    ]);
+    const node = $("history");
+    if (!node || current() !== item) return;
+    const describe = (labels) => HEADS.map((h) => valueName(h, labels[h])).join(" · ");
+    const entries = [
+      ...predictions.history.map((p) => ({ at: p.created_at, text: `модель v${p.model_version}: ${describe(p)}` })),
+      ...journal.items.map((f) => ({ at: f.created_at, text: journalLine(f) })),
+    ].sort((a, b) => a.at.localeCompare(b.at));
+    node.replaceChildren(el("h3", {}, "История сообщения"),
+      el("ol", {}, entries.map((e) => el("li", {}, `${when(e.at)} — ${e.text}`))));
+  } catch (_) { /* the history is a help, not a must */ }
+}
+
+function journalLine(f) {
+  const what = f.verdict === "correct"
+    ? `${f.annotator} исправил(а): ${HEADS.filter((h) => f.labels[h] !== f.previous[h]).map((h) => `${HEAD_NAMES[h]} → ${valueName(h, f.labels[h])}`).join(", ")}`
+    : f.verdict === "undo" ? `${f.annotator} отменил(а) правку №${f.undoes}` : `${f.annotator}: всё верно`;
+  const review = f.undone_by ? " — отменено автором" : f.reviewer ? ` — ${STATUS_NAMES[f.status]} (${f.reviewer})`
+    : f.verdict === "correct" ? ` — ${STATUS_NAMES[f.status]}` : "";
+  return `№${f.feedback_id} ${what}${review}`;
+}
+
+// -- proposals: the second person -------------------------------------------------------------
+function proposalDetail(item) {
+  const own = item.annotator === state.name;
+  const comment = el("input", { id: "review-comment", placeholder: "комментарий (необязательно)", maxlength: "2000", "data-testid": "review-comment" });
+  return [
+    el("div", { class: "meta" }, `Правка №${item.feedback_id} · ${item.annotator} · ${when(item.created_at)} · ${item.message_id}`),
+    el("p", { class: "text", "data-testid": "text" }, item.text),
+    item.comment ? el("p", { class: "muted" }, `Комментарий автора: ${item.comment}`) : null,
+    el("table", { class: "compare" },
+      el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "Было"), el("th", {}, "Предложено"))),
+      el("tbody", {}, HEADS.map((h) => el("tr", { class: item.labels[h] !== item.previous[h] ? "changed" : "" },
+        el("th", {}, HEAD_NAMES[h]), el("td", {}, valueName(h, item.previous[h])), el("td", {}, valueName(h, item.labels[h])))))),
+    own ? el("p", { class: "muted" }, "Это ваше исправление: подтвердить или отклонить его может только другой человек.") : null,
+    el("div", { class: "bar" },
+      el("button", { type: "button", class: "primary", "data-testid": "review-confirm", disabled: own, onclick: () => reviewProposal("confirm") }, "Подтвердить (y)"),
+      el("button", { type: "button", "data-testid": "review-reject", disabled: own, onclick: () => reviewProposal("reject") }, "Отклонить (n)"),
+      comment),
+    el("div", { class: "status", role: "status", "data-testid": "status" }),
+  ].filter(Boolean);
+}
+
+async function reviewProposal(verdict) {
+  const item = current();
+  if (!item || item.kind !== "proposal" || item.sent) return;
+  if (item.annotator === state.name) { status("Своё исправление проверяет другой человек.", true); return; }
+  try {
+    const body = await post(`/v1/feedback/${item.feedback_id}/review`,
+      { annotator: state.name, verdict, comment: $("review-comment").value || null });
+    item.sent = body;
+    const node = rows()[state.selected];
+    node.classList.add("sent");
+    node.querySelector(".row-state").textContent = verdict === "confirm" ? "подтверждено" : "отклонено";
+    countProposals();
+    const index = state.selected;
+    const next = state.items.findIndex((other, i) => i > index && !other.sent && other.annotator !== state.name);
+    if (next >= 0) await select(next);
+    else status(verdict === "confirm" ? "Подтверждено." : "Отклонено: метки остались прежними.");
+  } catch (error) {
+    status(`Не сохранено: ${problem(error, "эту правку уже проверили или заменили более поздней")}`, true);
+  }
+}
+
+// -- search -----------------------------------------------------------------------------------
+function find(event) {
+  event.preventDefault();
+  state.offset = 0;
+  releaseClaim().then(loadList);
+}
+
+function openMessage(messageId) {
+  $("find-q").value = messageId;
+  showTab("find").then(loadList);
+}
+
+// -- journal and agreement --------------------------------------------------------------------
+async function loadLog() {
+  const params = new URLSearchParams({ limit: String(PAGE), offset: String(state.log.offset) });
+  const filters = { person: "log-person", message_id: "log-message", since: "log-since", until: "log-until" };
+  for (const [name, id] of Object.entries(filters)) {
+    if ($(id).value.trim()) params.set(name, $(id).value.trim());
+  }
+  try {
+    const body = await api(`/v1/feedback?${params}`);
+    state.log.total = body.total;
     const describe = (labels) => labels ? HEADS.map((h) => valueName(h, labels[h])).join(" · ") : "—";
-    $("log-rows").replaceChildren(...body.items.map((f) => el("tr", { "data-testid": "log-row" },
-      el("td", {}, new Date(f.created_at).toLocaleString("ru-RU")),
+    $("log-count").textContent = body.total
+      ? `Записи ${state.log.offset + 1}–${state.log.offset + body.items.length} из ${body.total}` : "Записей нет";
+    $("log-prev").disabled = state.log.offset === 0;
+    $("log-next").disabled = state.log.offset + body.items.length >= body.total;
+    $("log-rows").replaceChildren(...body.items.map((f) => el("tr", { "data-testid": "log-row", "data-feedback-id": f.feedback_id },
+      el("td", {}, `№${f.feedback_id}`),
+      el("td", {}, when(f.created_at)),
       el("td", {}, f.annotator),
-      el("td", {}, f.message_id),
-      el("td", {}, f.verdict === "correct" ? "исправление" : "подтверждение"),
+      el("td", {}, el("a", { href: "#", "data-testid": "log-link", onclick: (e) => { e.preventDefault(); openMessage(f.message_id); } }, f.message_id)),
+      el("td", { class: "snippet" }, f.text || ""),
+      el("td", {}, f.verdict === "undo" ? `отмена №${f.undoes}` : VERDICT_NAMES[f.verdict]),
+      el("td", { "data-testid": "log-status" }, f.undone_by ? `отменено автором (№${f.undone_by})`
+        : f.verdict === "correct" ? `${STATUS_NAMES[f.status]}${f.reviewer ? ` (${f.reviewer}, ${when(f.reviewed_at)})` : ""}` : ""),
       el("td", {}, describe(f.previous)),
       el("td", {}, describe(f.labels)),
-      el("td", {}, f.comment || ""))));
+      el("td", {}, [f.comment, f.review_comment ? `второй: ${f.review_comment}` : null].filter(Boolean).join("; ")))));
   } catch (error) {
-    $("error").textContent = `Не удалось загрузить журнал: ${error.message}`;
+    $("error").textContent = `Не удалось загрузить журнал: ${problem(error)}`;
   }
 }
 
-async function loadVersions() {
+async function loadAgreement() {
   try {
-    const body = await api("/v1/admin/versions");
-    const f = (x) => (x === undefined ? "—" : x.toFixed(3));
-    $("version-rows").replaceChildren(...body.versions.map((v) => el("tr", { "data-version": v.version },
-      el("td", {}, `v${v.version}`),
-      el("td", {}, v.champion ? "чемпион" : "", v.version === body.serving ? " · в работе" : ""),
-      el("td", {}, f(v.test.category_macro_f1)),
-      el("td", {}, f(v.test.is_hard_f1)),
-      el("td", {}, f(v.test.urgency_macro_f1)),
-      el("td", {}, f(v.test.reporter_macro_f1)),
-      el("td", {}, f(v.test.critical_recall)),
-      el("td", {}, String(v.corrections_in_training)),
-      el("td", {}, v.gate === "passed" ? "пройдена" : v.gate === "refused" ? "отказ" : "—"),
-      el("td", {}, new Date(v.created_at).toLocaleString("ru-RU")),
-      el("td", {}, v.champion ? "" : el("button", {
-        type: "button", "data-testid": `promote-${v.version}`, onclick: () => promote(v.version),
-      }, "Сделать чемпионом")))));
+    const body = await api("/v1/agreement");
+    const cell = (figure) => figure.kappa === null
+      ? (figure.agreement === null ? "—" : `— (${pct(figure.agreement)})`)
+      : `${figure.kappa.toFixed(2)} (${pct(figure.agreement)})`;
+    const line = (who, figures) => el("tr", { "data-person": who },
+      el("th", {}, who), el("td", {}, String(figures.pairs)),
+      HEADS.map((h) => el("td", { "data-head": h }, cell(figures.heads[h]))));
+    $("agreement-rows").replaceChildren(line("Все", body.overall),
+      ...Object.entries(body.people).map(([who, figures]) => line(who, figures)));
   } catch (error) {
-    $("error").textContent = `Не удалось загрузить версии: ${error.message}`;
+    $("error").textContent = `Не удалось загрузить согласие: ${problem(error)}`;
   }
-}
-
-async function adminAction(label, path) {
-  const out = $("admin-output");
-  out.textContent = `${label}…`;
-  try {
-    return await api(path, { method: "POST" });
-  } catch (error) {
-    out.textContent = `${label}: ошибка ${error.message}`;
-    return null;
-  }
-}
-
-async function exportCorrections() {
-  const body = await adminAction("Выгрузка исправлений", "/v1/admin/export-corrections");
-  if (body) $("admin-output").textContent = body.summary;
-}
-
-async function train() {
-  const body = await adminAction("Обучение", "/v1/admin/train");
-  if (!body) return;
-  const poll = async () => {
-    const job = await api(`/v1/admin/jobs/${body.job_id}`);
-    $("admin-output").textContent = `Обучение ${job.job_id}: ${job.status}\n${job.output}`;
-    if (job.status === "running") setTimeout(poll, 2000);
-    else loadVersions();
-  };
-  poll();
-}
-
-async function promote(version) {
-  const body = await adminAction(`Проверка v${version}`, `/v1/admin/promote/${version}`);
-  if (!body) return;
-  $("admin-output").textContent =
-    (body.promoted ? `v${version} теперь чемпион, сервис отвечает версией v${body.serving}.\n\n`
-      : `v${version} НЕ продвинута: ${body.reasons.join("; ")}\n\n`) + body.table;
-  loadVersions();
-}
-
-async function rollback() {
-  const body = await adminAction("Откат", "/v1/admin/rollback");
-  if (body) $("admin-output").textContent = `Чемпион возвращён: v${body.from} → v${body.to}; сервис отвечает v${body.serving}.`;
-  loadVersions();
-}
-
-async function reload() {
-  const body = await adminAction("Перезагрузка", "/v1/admin/reload");
-  if (body) $("admin-output").textContent = `Сервис перешёл с v${body.previous_version} на v${body.version}.`;
-  loadVersions();
 }
 
 // -- keyboard ---------------------------------------------------------------------------------
 function onKey(event) {
-  if (event.target.closest("input, select, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
-  const cards = [...document.querySelectorAll("#list .card")];
-  const node = cards[state.selected];
+  const inField = event.target.closest("input, select, textarea");
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && !inField && LIST_TABS.includes(state.tab)) {
+    event.preventDefault();
+    undoLast();
+    return;
+  }
+  if (inField || event.ctrlKey || event.metaKey || event.altKey || !LIST_TABS.includes(state.tab)) return;
+  if (document.querySelector("dialog[open]")) return;
+  const item = current();
   const key = event.key;
   if (key === "j" || key === "ArrowDown") select(state.selected + 1);
   else if (key === "k" || key === "ArrowUp") select(state.selected - 1);
-  else if (!node) return;
-  else if (CATEGORY_KEYS.includes(key)) relabel(node, "category", LABELS.categories[CATEGORY_KEYS.indexOf(key)]);
-  else if (key === "h") relabel(node, "is_hard", !node.labels.is_hard);
+  else if (!item) return;
+  else if (item.kind === "proposal") {
+    if (key === "y") reviewProposal("confirm");
+    else if (key === "n") reviewProposal("reject");
+    else return;
+  } else if (CATEGORY_KEYS.includes(key)) choose("category", LABELS.categories[CATEGORY_KEYS.indexOf(key)]);
+  else if (key === "h") choose("is_hard", !state.choice.is_hard);
   else if (key === "u") {
     const order = LABELS.urgencies;
-    relabel(node, "urgency", order[(order.indexOf(node.labels.urgency) + 1) % order.length]);
-  } else if (key === "r") relabel(node, "reporter", node.labels.reporter === "client" ? "executor" : "client");
-  else if (key === "c") confirmItem(node);
-  else if (key === "a" && node.item.kind === "annotated") accept(node);
+    choose("urgency", order[(order.indexOf(state.choice.urgency) + 1) % order.length]);
+  } else if (key === "r") choose("reporter", state.choice.reporter === "client" ? "executor" : "client");
+  else if (key === "Enter") submit();
+  else if (key === "c") submit(true);
+  else if (key === "a" && item.kind === "annotated") accept();
   else return;
   event.preventDefault();
 }
+
+const LIST_TABS = ["queue", "audit", "find", "proposals"];
 
 // -- start ------------------------------------------------------------------------------------
 function fillFilters() {
   const fill = (id, values, name) => $(id).append(...values.map((v) => el("option", { value: v }, name(v))));
   fill("filter-category", LABELS.categories, (v) => LABELS.category_names[v]);
   fill("filter-urgency", LABELS.urgencies, (v) => valueName("urgency", v));
-  fill("filter-channel", LABELS.channels, (v) => v);
+  fill("filter-channel", LABELS.channels, (v) => CHANNEL_NAMES[v] || v);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -418,14 +711,24 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("keydown", onKey);
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
-  $("find-form").addEventListener("submit", findMessage);
-  $("refresh").addEventListener("click", loadList);
-  for (const id of ["filter-category", "filter-urgency", "filter-channel"]) $(id).addEventListener("change", loadList);
+  $("find-form").addEventListener("submit", find);
+  $("refresh").addEventListener("click", () => { state.offset = 0; releaseClaim().then(loadList); });
+  $("page-prev").addEventListener("click", () => turnPage(-1));
+  $("page-next").addEventListener("click", () => turnPage(1));
+  $("log-filters").addEventListener("submit", (event) => { event.preventDefault(); state.log.offset = 0; loadLog(); });
+  $("log-prev").addEventListener("click", () => { state.log.offset = Math.max(0, state.log.offset - PAGE); loadLog(); });
+  $("log-next").addEventListener("click", () => { state.log.offset += PAGE; loadLog(); });
+  for (const id of ["filter-category", "filter-urgency", "filter-channel"]) {
+    $(id).addEventListener("change", () => { state.offset = 0; releaseClaim().then(loadList); });
+  }
   for (const button of document.querySelectorAll("nav [data-tab]")) {
     button.addEventListener("click", () => showTab(button.dataset.tab));
   }
-  $("export").addEventListener("click", exportCorrections);
-  $("train").addEventListener("click", train);
-  $("rollback").addEventListener("click", rollback);
-  $("reload").addEventListener("click", reload);
+  // A closed tab gives its claim back at once rather than when the lease runs out.
+  window.addEventListener("pagehide", () => {
+    const item = state.claimed;
+    if (!item || !state.key) return;
+    fetch(`/v1/claims/${item.kind}/${encodeURIComponent(item.message_id)}?annotator=${encodeURIComponent(state.name)}`,
+      { method: "DELETE", headers: { "X-API-Key": state.key }, keepalive: true });
+  });
 });

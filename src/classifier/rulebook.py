@@ -57,6 +57,7 @@ class Rule:
     skip_quoted: bool = False  # «бросила кота умирать» in quotes retells a review, not an event
     fire: tuple[Example, ...] = ()  # examples that must fire this rule (run as tests)
     silent: tuple[Example, ...] = ()  # examples on which no rule may fire
+    title_ru: str = ""  # the title quality staff read on the review page
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ def _rule(body: object, where: str) -> Rule:
         skip_quoted=bool(body.get("skip_quoted", True)),
         fire=_examples(examples.get("fire"), f"{where}.examples.fire"),
         silent=_examples(examples.get("silent"), f"{where}.examples.silent"),
+        title_ru=body.get("title_ru") or body.get("title", body["id"]),
     )
 
 

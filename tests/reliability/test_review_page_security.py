@@ -79,9 +79,11 @@ def test_the_page_works_under_its_policy_and_keeps_the_key_in_memory(server, wat
     page.wait_for_selector("[data-message-id=sec-1]")  # the queue was fetched with the key
     page.click("[data-tab=log]")
     page.click("[data-tab=find]")
-    page.fill("#find-id", "sec-1")
+    page.fill("#find-q", "sec-1")
     page.click("#find-button")
-    page.locator("[data-message-id=sec-1] [data-testid=safety]").wait_for()
+    page.locator("#detail[data-message-id=sec-1] [data-testid=safety]").wait_for()
+    page.click("[data-tab=health]")  # the charts too, drawn under the policy
+    page.wait_for_selector("#chart-messages")
     assert page.evaluate("window.__violations") == []
     assert not [m for m in console if "Content Security Policy" in m], console
 
