@@ -274,7 +274,7 @@ def feedback_history(
     since: Annotated[date | None, Query(description="from this day (UTC) on")] = None,
     until: Annotated[date | None, Query(description="up to and including this day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
     before: int | None = Query(
         None, ge=1, le=MAX_ROW_ID, description="feedback_id to page back from"
     ),

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from pettriage.config import Role
 from pettriage.store import quality, tables, worklist
 from pettriage.store.quality import Page, Refused
+from pettriage.store.tables import MAX_ROW_ID
 
 from . import examples
 from .deps import SessionDep, SettingsDep, requires
@@ -104,7 +105,7 @@ def review_queue(
     session: SessionDep,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> dict[str, Any]:
     """`total` counts the whole queue; items claimed by someone carry `claimed_by`."""
     return _prediction_page(session, worklist.review_queue(session, filters, limit, offset), offset)
@@ -120,7 +121,7 @@ def search(
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="words, or a message_id")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> dict[str, Any]:
     """Full-text search of the latest prediction of each message: PostgreSQL's Russian
     configuration, or SQLite FTS5 with the words' Snowball stems; newest first."""
@@ -137,7 +138,7 @@ def audit(
     session: SessionDep,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> dict[str, Any]:
     page = worklist.audit_list(session, filters, limit, offset)
     claims = worklist.live_claims(
@@ -224,7 +225,7 @@ def release(
 def proposals(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> dict[str, Any]:
     page = quality.proposals(session, limit, offset)
     texts = quality.texts_of(session, page.items)
