@@ -72,8 +72,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Two workers, each taking whole files (module fixtures start their servers once).
 test: install browser imap check-data lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The inner loop: the unit tier only (no training, no server, no browser), well under a minute.
 test-fast: install

@@ -76,6 +76,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker("postgres")
         if not any(item.get_closest_marker(name) for name in TIERS):
             item.add_marker("unit")
+    items.sort(key=_rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")
@@ -197,14 +198,46 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") and _skipped_postgres:
         print(f"\nCI: {len(_skipped_postgres)} PostgreSQL tests were skipped; CI needs them run.")
         session.exitstatus = 1
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None and FIGURES:  # a worker of `pytest -n`: hand them to the controller
+        (_figures_dir(session.config) / f"figures-{worker['workerid']}.txt").write_text(
+            "\n".join(FIGURES) + "\n", "utf-8"
+        )
 
 
 # Figures that tests measure on the evaluation sets, printed at the end of `make test`.
 FIGURES: list[str] = []
 
 
-def pytest_terminal_summary(terminalreporter):
-    if FIGURES:
+def _figures_dir(config) -> Path:
+    """Where the workers of `pytest -n` leave their figures: the controller's base temporary
+    directory, whose subdirectories are the workers' own."""
+    base = config._tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    lines = list(FIGURES)
+    for path in sorted(_figures_dir(config).glob("figures-*.txt")):
+        lines += path.read_text("utf-8").splitlines()
+    if lines:
         terminalreporter.section("figures on sets the model never trained on")
-        for line in FIGURES:
+        for line in lines:
             terminalreporter.write_line(line)
+
+
+# The files that take longest start first, so that with `pytest -n 2 --dist loadfile` neither
+# worker is left with a long one at the end while the other idles.
+LONGEST_FIRST = (
+    "test_quality_loop.py",
+    "test_live_server.py",
+    "test_models_page.py",
+    "test_mailbox.py",
+    "test_api.py",
+    "test_webhooks.py",
+)
+
+
+def _rank(item) -> int:
+    name = item.path.name
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)

@@ -89,3 +89,24 @@ def test_champion_pointer(tmp_path, small_model):
     assert artifact.champion_version(tmp_path) == "7" and meta["model_version"] == "7"
     with pytest.raises(artifact.ArtifactError):
         artifact.set_champion(tmp_path, "8")  # no such version saved
+
+
+def test_loading_and_classifying_import_no_training_library(saved):
+    """A cold start is numpy, scipy, pymorphy3, spaCy's tokenizer and one file: scikit-learn,
+    MLflow and matplotlib are for fitting and reports only."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from pettriage.classifier import load_classifier, Message\n"
+        f"model = load_classifier({str(saved)!r})\n"
+        "[d] = model.map([Message('ситтер не пришла, кот голодный', 'chat', 'm-1')])\n"
+        "d.as_dict()\n"
+        "heavy = {'sklearn', 'mlflow', 'matplotlib'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

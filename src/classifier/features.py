@@ -11,8 +11,6 @@ from itertools import chain, pairwise, repeat
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .domain import mentions_service
 from .labels import CHANNELS
@@ -112,7 +110,7 @@ def _occurrences(lengths: list[int], index: np.ndarray) -> tuple[np.ndarray, np.
     return doc_of[found], index[found]
 
 
-class FeatureBuilder(TransformerMixin, BaseEstimator):
+class FeatureBuilder:
     """Lemma n-grams + character n-grams + channel, as one sparse matrix.
 
     Takes a list of `Prepared`. The column ranges of each block are kept so that explanations
@@ -139,7 +137,18 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         # head learn that a complaint about a bank is not ours. 0: no such column.
         self.domain_weight = domain_weight
 
+    def get_params(self) -> dict:
+        """The constructor's parameters, as scikit-learn's estimators give them."""
+        return {name: getattr(self, name) for name in PARAMS}
+
+    def fit_transform(self, items: list[Prepared], y=None) -> sp.csr_matrix:
+        return self.fit(items).transform(items)
+
     def fit(self, items: list[Prepared], y=None) -> FeatureBuilder:
+        # Fitting is scikit-learn's; transforming is ours (`_tfidf`), so that loading a model
+        # and classifying never import it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.words_ = TfidfVectorizer(
             analyzer=lemma_ngrams, min_df=self.word_min_df, sublinear_tf=True, dtype=np.float32
         ).fit(items)
@@ -254,6 +263,10 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         builder.n_chars_ = len(builder.chars_.vocabulary_)
         builder.word_names_ = arrays["word_terms"]
         return builder
+
+
+PARAMS = ("word_min_df", "char_ngram_range", "char_min_df", "char_max_features")
+PARAMS += ("char_weight", "channel_weight", "domain_weight")
 
 
 @dataclass(frozen=True, slots=True)

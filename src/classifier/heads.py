@@ -10,12 +10,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.svm import LinearSVC
 
 
-class LinearHead(ClassifierMixin, BaseEstimator):
+class LinearHead:
     """A calibrated linear SVM whose columns follow a fixed label order.
 
     `labels` fixes the order of `predict_proba` columns, so a label missing from a small
@@ -34,7 +31,21 @@ class LinearHead(ClassifierMixin, BaseEstimator):
         self.calibration_folds = calibration_folds
         self.random_state = random_state
 
+    def get_params(self) -> dict:
+        """The constructor's parameters, as scikit-learn's estimators give them."""
+        return {
+            "labels": self.labels,
+            "C": self.C,
+            "calibration_folds": self.calibration_folds,
+            "random_state": self.random_state,
+        }
+
     def fit(self, X: sp.csr_matrix, y: list[str]) -> LinearHead:
+        # Fitting is scikit-learn's; predicting is plain arrays, so that loading a model and
+        # classifying never import it.
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import LinearSVC
+
         y = np.asarray(y)
         unknown = sorted(set(y) - set(self.labels))
         if unknown:
