@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from pettriage.config import Role
 from pettriage.store import quality, tables, worklist
@@ -40,6 +40,13 @@ class ClaimRequest(BaseModel):
     model_config = {
         "json_schema_extra": {"examples": [{"message_id": "chat-58214", "annotator": "Мария К."}]}
     }
+
+    @field_validator("annotator")
+    @classmethod
+    def named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("annotator must name who claims the item")
+        return value.strip()
 
 
 class ClaimTaken(Error):
@@ -183,7 +190,7 @@ def claim(body: ClaimRequest, session: SessionDep, settings: SettingsDep):
             session,
             body.target,
             body.message_id,
-            body.annotator.strip(),
+            body.annotator,
             now,
             settings.claim_seconds,
         )

@@ -142,6 +142,8 @@ def test_a_claimed_item_is_someone_elses_until_the_lease_ends(client):
     stored(client, "two-5", "ситтер привела с собой подругу, они сидели у нас на кухне")
     mine = post(client, "/v1/claims", message_id="two-5", annotator=MARIA)
     assert mine.status_code == 200 and mine.json()["claimed_by"] == MARIA
+    nameless = post(client, "/v1/claims", message_id="two-5", annotator="   ")
+    assert nameless.status_code == 422 and "annotator" in nameless.text
     taken = post(client, "/v1/claims", message_id="two-5", annotator=OLEG)
     assert taken.status_code == 409
     assert taken.json()["claimed_by"] == MARIA and taken.json()["expires_at"]
