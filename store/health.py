@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import String, case, exists, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from pettriage.classifier.labels import CATEGORIES, URGENCIES
@@ -74,11 +74,15 @@ def _other_day(element, compiler, **kw) -> str:
 
 def _corrected():
     """Whether the prediction's message has a correction of the prediction on record: only
-    `correct` verdicts count (a confirmation, or any other verdict, is not a correction)."""
+    `correct` verdicts count (a confirmation, or any other verdict, is not a correction), and
+    neither one its author took back nor one a second person rejected."""
+    undo = aliased(Feedback)
     return exists().where(
         Feedback.message_id == Prediction.message_id,
         Feedback.target == "prediction",
         Feedback.verdict == "correct",
+        Feedback.status != "rejected",
+        ~exists().where(undo.undoes == Feedback.id),
     )
 
 

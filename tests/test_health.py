@@ -49,16 +49,20 @@ def stored(message_id, created_at, category="other", urgency=None, review=False,
     )
 
 
-def said(message_id, verdict="correct", target="prediction"):
-    """A row of `feedback`, with the columns the figures may read and no others."""
-    return dict(
-        message_id=message_id,
-        target=target,
-        verdict=verdict,
-        labels=None,
-        previous={},
-        annotator="Мария",
-        created_at=datetime.now(UTC),
+def said(message_id, verdict="correct", target="prediction", **more):
+    """A row of `feedback` (`more`: its id, status, the row an undo takes back)."""
+    return (
+        dict(
+            message_id=message_id,
+            target=target,
+            verdict=verdict,
+            labels=None,
+            previous={},
+            annotator="Мария",
+            created_at=datetime.now(UTC),
+        )
+        | {"status": "proposed", "undoes": None}
+        | more
     )
 
 
@@ -66,8 +70,8 @@ def store(url: str, predictions: list[dict], feedback: list[dict]) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(insert(Prediction), predictions)
-        if feedback:
-            connection.execute(insert(Feedback), feedback)
+        for row in feedback:  # one by one: some name their id, the others do not
+            connection.execute(insert(Feedback), row)
     engine.dispose()
 
 
@@ -99,6 +103,9 @@ DAY_FEEDBACK = [
     said("m4", target="annotated"),  # nor a correction of an annotated record of that name
     said("m5"),
     said("m5"),  # two corrections of one message: one corrected message
+    said("m2", status="rejected"),  # a second person said the model was right
+    said("m6", id=901),
+    said("m6", verdict="undo", undoes=901, status="confirmed"),  # taken back by its author
 ]
 
 
