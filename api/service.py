@@ -280,6 +280,9 @@ def _store(session, rows: list[dict]) -> list[bool]:
 def _settle_heap() -> None:
     """Move what is alive now (the model, the libraries) out of the garbage collector's sight:
     a full collection walked all of it and stopped the worker for 300-400 ms, which queued a
-    hundred requests behind it."""
+    hundred requests behind it. What an earlier freeze kept out of sight is looked at again
+    first: the model a reload replaced (or a whole app, in tests) may be garbage now, and a
+    frozen cycle is never collected."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
