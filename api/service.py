@@ -171,7 +171,7 @@ class TriageService:
             raise NoModel
         if model is not self._settled:
             self._settled = model
-            _settle_heap()
+            _settle_heap(replaced=True)
         with self.sessions() as session:
             return self._classify_and_store(requests, model, session)
 
@@ -277,12 +277,14 @@ def _store(session, rows: list[dict]) -> list[bool]:
     return stored
 
 
-def _settle_heap() -> None:
+def _settle_heap(replaced: bool = False) -> None:
     """Move what is alive now (the model, the libraries) out of the garbage collector's sight:
     a full collection walked all of it and stopped the worker for 300-400 ms, which queued a
-    hundred requests behind it. What an earlier freeze kept out of sight is looked at again
-    first: the model a reload replaced (or a whole app, in tests) may be garbage now, and a
-    frozen cycle is never collected."""
-    gc.unfreeze()
+    hundred requests behind it. When a reload `replaced` the model, what the last freeze kept
+    out of sight is looked at again first: the old model may be garbage now, and a frozen cycle
+    is never collected. (Not at start: there, another app's frozen heap — in the tests — is
+    not ours to walk.)"""
+    if replaced:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()

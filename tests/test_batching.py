@@ -291,8 +291,8 @@ def test_bad_classify_requests_are_refused_clearly(sqlite_client, headers, body,
 
 
 def test_settling_the_heap_again_frees_what_the_last_freeze_kept():
-    """Each model load freezes what is alive; a model replaced by a reload (or a whole app, in
-    these tests) is a cycle that the collector never looked at again: it stayed in memory."""
+    """Each model load freezes what is alive; a model a reload replaced, if it held a cycle,
+    was never looked at by the collector again: it stayed in memory."""
     import gc
     import weakref
 
@@ -307,7 +307,7 @@ def test_settling_the_heap_again_frees_what_the_last_freeze_kept():
     try:
         _settle_heap()
         del node
-        _settle_heap()
+        _settle_heap(replaced=True)  # a reload
         assert alive() is None
     finally:
         gc.unfreeze()
