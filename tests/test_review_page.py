@@ -210,8 +210,9 @@ def test_times_are_shown_in_the_browsers_zone(server, chromium):
     saved = httpx.post(
         f"{server.url}/v1/feedback",
         headers=QUALITY,
-        json={"message_id": "p-1", "verdict": "confirm", "annotator": "Часовой Пояс"},
+        json={"message_id": "p-2", "verdict": "confirm", "annotator": "Часовой Пояс"},
     )
+    assert saved.status_code == 200, saved.text  # p-2 is claimed by no one: it was sent
     created = datetime.fromisoformat(saved.json()["created_at"])
     assert created.utcoffset().total_seconds() == 0
     moscow = created.astimezone(ZoneInfo("Europe/Moscow")).strftime("%H:%M")

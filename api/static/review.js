@@ -169,7 +169,7 @@ async function logout() {
 const PANELS = {};
 
 async function showTab(tab) {
-  await releaseClaim();
+  releaseClaim();  // not awaited: a quick second click must not be overtaken by this one
   state.tab = tab;
   for (const button of document.querySelectorAll("nav [data-tab]")) {
     button.setAttribute("aria-selected", String(button.dataset.tab === tab));
@@ -353,8 +353,9 @@ async function claim(item, index) {
       return;
     }
     Object.assign(item, { claimed_by: error.body.claimed_by, claimed_until: error.body.expires_at });
-    rows()[index].querySelector(".row-state").textContent = `занято: ${item.claimed_by}`;
-    paintRow(rows()[index]);
+    const node = rows()[index];
+    if (!node || node.item !== item) return;  // the list was loaded again meanwhile
+    paintRow(node);
     if (current() === item) {
       status(`Это сообщение сейчас разбирает ${item.claimed_by}: беру следующее.`);
       await selectFree(index + 1, 1);
