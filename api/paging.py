@@ -1,13 +1,20 @@
-"""Cursor paging of the list endpoints (predictions, webhook deliveries): the cursor a caller
-sends in, the one the answer gives out."""
+"""Paging of the list endpoints: the cursor a caller sends in and the one the answer gives out
+(predictions, webhook deliveries), and the `offset` of the quality team's lists."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Query
 
 from pettriage.store import queries
+from pettriage.store.tables import MAX_ROW_ID
 
 from .errors import invalid
+
+# How many items of a list to skip; bounded like a row id, which both databases can hold.
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
 
 
 def after(cursor: str | None) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from pettriage.classifier.labels import consistency_errors
 from pettriage.classifier.records import LABEL_FIELDS
@@ -27,6 +27,7 @@ from pettriage.store.tables import MAX_ROW_ID
 from . import examples
 from .deps import SessionDep, requires
 from .errors import refused, reject_unknown_query, responses
+from .paging import Offset
 from .schemas import Category, MessageId, Urgency
 
 router = APIRouter(
@@ -45,22 +46,25 @@ class LabelChange(BaseModel):
     reporter: Literal["client", "executor"] | None = None
 
 
+def _named(value: str) -> str:
+    if not value.strip():
+        raise ValueError("annotator must name who makes the correction or the claim")
+    return value.strip()
+
+
+# The name the journal shows for who did what; blank is no name.
+Annotator = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_named)]
+
+
 class Person(BaseModel):
     """Who asks: the name the journal shows."""
 
-    annotator: str = Field(min_length=1, max_length=100)
+    annotator: Annotator
     comment: str | None = Field(None, max_length=2000)
 
     model_config = {
         "json_schema_extra": {"examples": [{"annotator": "Мария К.", "comment": "не туда нажала"}]}
     }
-
-    @field_validator("annotator")
-    @classmethod
-    def named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("annotator must name who makes the correction")
-        return value.strip()
 
 
 class FeedbackRequest(Person):
@@ -274,7 +278,7 @@ def feedback_history(
     since: Annotated[date | None, Query(description="from this day (UTC) on")] = None,
     until: Annotated[date | None, Query(description="up to and including this day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    offset: Offset = 0,
     before: int | None = Query(
         None, ge=1, le=MAX_ROW_ID, description="feedback_id to page back from"
     ),

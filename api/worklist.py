@@ -9,17 +9,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from pettriage.config import Role
 from pettriage.store import quality, tables, worklist
 from pettriage.store.quality import Page, Refused
-from pettriage.store.tables import MAX_ROW_ID
 
 from . import examples
 from .deps import SessionDep, SettingsDep, requires
 from .errors import Error, reject_unknown_query, responses
-from .review import feedback_dict, iso, labels_of, utc_now
+from .paging import Offset
+from .review import Annotator, feedback_dict, iso, labels_of, utc_now
 from .schemas import Category, Channel, MessageId, Urgency
 
 router = APIRouter(
@@ -35,18 +35,11 @@ ANY_ROLE = requires(Role.channel, Role.router, Role.quality)
 class ClaimRequest(BaseModel):
     message_id: MessageId
     target: Literal[tables.TARGETS] = "prediction"
-    annotator: str = Field(min_length=1, max_length=100)
+    annotator: Annotator
 
     model_config = {
         "json_schema_extra": {"examples": [{"message_id": "chat-58214", "annotator": "Мария К."}]}
     }
-
-    @field_validator("annotator")
-    @classmethod
-    def named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("annotator must name who claims the item")
-        return value.strip()
 
 
 class ClaimTaken(Error):
@@ -112,7 +105,7 @@ def review_queue(
     session: SessionDep,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """`total` counts the whole queue; items claimed by someone carry `claimed_by`."""
     return _prediction_page(session, worklist.review_queue(session, filters, limit, offset), offset)
@@ -128,7 +121,7 @@ def search(
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="words, or a message_id")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Full-text search of the latest prediction of each message: PostgreSQL's Russian
     configuration, or SQLite FTS5 with the words' Snowball stems; newest first."""
@@ -145,7 +138,7 @@ def audit(
     session: SessionDep,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     page = worklist.audit_list(session, filters, limit, offset)
     claims = worklist.live_claims(
@@ -232,7 +225,7 @@ def release(
 def proposals(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     page = quality.proposals(session, limit, offset)
     texts = quality.texts_of(session, page.items)
