@@ -42,3 +42,29 @@ def test_migrations_make_the_tables_of_the_code_on_postgresql(tmp_path):
 
     with postgres_schema() as url:
         assert _differences(url, tmp_path) == []
+
+
+@pytest.mark.postgres
+def test_hosts_starting_together_on_one_postgresql_take_turns_migrating(tmp_path):
+    """Two hosts (their own homes, so no shared lock file) migrate a new database at the same
+    moment: both start, the schema is made once. Without PostgreSQL's advisory lock the second
+    failed with a duplicate `alembic_version` table."""
+    import subprocess
+    import sys
+
+    from .servers import postgres_schema
+
+    migrate_in = "import sys; from pathlib import Path; from pettriage.store.db import migrate; "
+    migrate_in += "migrate(sys.argv[1], Path(sys.argv[2]))"
+    with postgres_schema() as url:
+        hosts = [
+            subprocess.Popen(
+                [sys.executable, "-c", migrate_in, url, str(tmp_path / name)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in ("host-a", "host-b", "host-c")
+        ]
+        failures = [h.communicate(timeout=120)[1] for h in hosts if h.wait(timeout=120)]
+        assert not failures, failures[0][-2000:]
+        assert _differences(url, tmp_path) == []
