@@ -1,7 +1,11 @@
 """The model being served, swapped whole on reload so that a request in flight keeps its model.
 
-Workers share nothing but the local champion pointer (models/champion.json): a reload in one
+Workers of one host share the local champion pointer (models/champion.json): a reload in one
 worker rewrites it, and the other workers notice within `refresh_seconds` and load it too.
+Hosts share the registry: with `registry_poll` set (the default when MLflow is a server), each
+worker also asks the registry every so many seconds which version holds `champion`, and follows
+a promotion or a rollback made anywhere (`RegistryFollower`), fetching the version into its
+host's models/ — the host's cache — when it is not there yet.
 The safety rules are read once at start and given to every model this process loads.
 
 Every load — at start, on reload, following another worker — checks the file against the
@@ -24,7 +28,12 @@ from pettriage.classifier.model import ComplaintClassifier
 from pettriage.classifier.safety import SafetyRules
 from pettriage.config import Settings
 
+from . import metrics
+
 log = logging.getLogger("api")
+
+
+RETRY_SECONDS = 60.0  # before a registry version that failed to load is tried again
 
 
 class Refused(Exception):
@@ -37,6 +46,7 @@ class Champion:
         self.settings = settings
         self.models_dir = settings.models
         self.refresh_seconds = settings.refresh_seconds
+        self.follows_registry = settings.registry_poll > 0
         self.rules = rules
         self._model: ComplaintClassifier | None = None
         self.meta: dict = {}
@@ -44,6 +54,7 @@ class Champion:
         self._refreshing = threading.Lock()
         self._checked = 0.0
         self._refused_pointer: tuple[int, int] | None = None  # a pointer file already refused
+        self._failed_version: tuple[str, float] | None = None  # the registry's, and when
 
     @property
     def model(self) -> ComplaintClassifier | None:
@@ -74,7 +85,12 @@ class Champion:
 
     def maybe_refresh(self) -> None:
         """Follow a champion changed by another worker; cheap enough to call per batch. A
-        pointer that was refused is tried again once it is written again."""
+        pointer that was refused is tried again once it is written again. A worker that
+        follows the registry (`registry_poll`) leaves this to its `RegistryFollower`: the
+        registry names what every worker of every host serves, and no model is loaded on the
+        requests' path."""
+        if self.follows_registry:
+            return
         now = time.monotonic()
         if now - self._checked < self.refresh_seconds:
             return
@@ -100,6 +116,25 @@ class Champion:
         except (OSError, ValueError, KeyError, TypeError) as error:  # not a pointer we wrote
             log.error("unreadable champion pointer (%r); %s", error, self._serving())
             self._refused_pointer = stamp
+
+    def follow_registry(self) -> str | None:
+        """Serve the version the registry's `champion` names if it is not the one served: the
+        version now served when it changed, else None. A version that failed is tried again
+        only after `RETRY_SECONDS` (or once the alias moves), so a bad version does not make
+        every worker fetch it every few seconds. Raises what `reload_from_registry` raises."""
+        from pettriage.training import registry
+
+        wanted = registry.champion_now(self.settings)
+        if wanted is None or wanted == self.version:
+            return None
+        failed = self._failed_version
+        if failed and failed[0] == wanted and time.monotonic() - failed[1] < RETRY_SECONDS:
+            return None
+        try:
+            return self.reload_from_registry()
+        except Exception:
+            self._failed_version = (wanted, time.monotonic())
+            raise
 
     def reload_from_registry(self) -> str:
         """Serve what the registry alias `champion` names: fetched, loaded whole with the
@@ -169,3 +204,48 @@ def _stamp(pointer: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return status.st_ino, status.st_mtime_ns
+
+
+class RegistryFollower:
+    """A worker's thread that asks the registry every `seconds` which version is the champion
+    and serves it (`Champion.follow_registry`), counting each change and each failed attempt
+    in `complaints_model_reloads_total`. A registry that does not answer is logged and asked
+    again at the next tick: the model served stays."""
+
+    def __init__(self, champion: Champion, seconds: float):
+        self.champion = champion
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="registry-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def tick(self) -> None:
+        before = self.champion.version
+        try:
+            now = self.champion.follow_registry()
+        except Refused:  # logged where it was refused
+            metrics.RELOADS.labels("failed").inc()
+            return
+        except Exception as error:  # the registry did not answer; ask again at the next tick
+            log.warning(
+                "could not ask the registry for its champion (%s: %s); %s",
+                type(error).__name__,
+                error,
+                self.champion._serving(),
+            )
+            metrics.RELOADS.labels("failed").inc()
+            return
+        if now is not None:
+            metrics.RELOADS.labels("ok").inc()
+            log.info("followed the registry's champion: v%s → v%s", before, now)
+
+    def _run(self) -> None:
+        self.tick()  # at once: a host that starts with an empty models/ has nothing to serve
+        while not self._stop.wait(self.seconds):
+            self.tick()

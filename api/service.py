@@ -5,6 +5,9 @@ All classification work — one message, a `/batch` request, an e-mail — goes 
 champion of that moment, stores every decision and says what the procedure requires now. Routes
 only turn HTTP into calls of this object, and its errors (`NoModel`, `EmailError`,
 `TextTooLong`) into HTTP answers.
+
+Longer than 300 lines because it is one service: its start (the store, the champion, the
+registry's follower), classification and storage, e-mail intake and reload share its state.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pettriage.store.db import make_engine, make_sessions, migrate, reachable
 from . import metrics
 from .actions import actions_for
 from .batcher import Batcher
-from .champion import Champion
+from .champion import Champion, RegistryFollower
 from .email_intake import IncomingEmail, parse
 from .idempotency import Intake, KeyReused, Once, intake_columns, replay, request_hash
 from .schemas import ClassifyRequest
@@ -70,6 +73,9 @@ class Email:
     replayed: bool = False
 
 
+NOT_SERVING = "the service answers 503 until a model is trained and reloaded"
+
+
 class TriageService:
     def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker):
         self.settings = settings
@@ -78,22 +84,32 @@ class TriageService:
         self.champion = Champion(settings, SafetyRules.load())
         self.batcher: Batcher[ClassifyRequest, dict] = Batcher(self._work)
         self._settled = None
+        self.follower: RegistryFollower | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> TriageService:
-        """Migrate the database, connect, and load the champion if there is one."""
+        """Migrate the database, connect, and load the champion if there is one. A worker that
+        follows the registry asks it at once, in its thread: a new host with an empty models/
+        fetches the champion, and is ready (/readyz) once it serves it."""
         migrate(settings.db_url, settings.home)
         engine = make_engine(settings.db_url)
         service = cls(settings, engine, make_sessions(engine))
+        follows = settings.registry_poll > 0
         try:
             service.champion.load_local()
         except Exception as error:  # no model yet, or one that does not load: answer 503
-            log.error("%s The service answers 503 until a model is trained and reloaded.", error)
+            then = "the registry's champion is fetched next" if follows else NOT_SERVING
+            log.log(logging.WARNING if follows else logging.ERROR, "%s; %s", error, then)
+        if follows:
+            service.follower = RegistryFollower(service.champion, settings.registry_poll)
+            service.follower.start()
         service._settled = service.champion.model
         _settle_heap()
         return service
 
     async def close(self) -> None:
+        if self.follower is not None:
+            await run_in_threadpool(self.follower.stop)
         await self.batcher.close()
         self.engine.dispose()
 

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     max_batch_bytes: int = Field(24 * 1024 * 1024, gt=0)
     max_email_bytes: int = 5 * 1024 * 1024
     refresh_seconds: float = 2.0  # how often a worker looks for a new champion
+    # How often each worker asks the registry which version holds `champion`, and follows it
+    # (fetched into this host's models/, checked against the registry's SHA-256, loaded, then
+    # served): how a promotion or a rollback reaches every host. None: every 2 s when MLflow
+    # is a server (`shared_registry`), never with a store on this machine (one host, where
+    # `complaints promote` moves the local pointer itself); 0: never.
+    registry_poll_seconds: float | None = Field(None, ge=0)
     request_timeout_seconds: float = 10.0  # a classification not ready by then is answered 503
     # Webhooks (`api.webhooks`): how often a worker looks for due events, how long one POST may
     # take, how long a claimed event is left to its worker (longer than a POST: a worker that
@@ -187,6 +193,21 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def registry_poll(self) -> float:
+        """Seconds between a worker's looks at the registry's `champion`; 0: it never looks."""
+        if self.registry_poll_seconds is not None:
+            return self.registry_poll_seconds
+        return 2.0 if self.shared_registry else 0.0
+
+    @property
+    def shared_registry(self) -> bool:
+        """MLflow is a server (`http(s)://…`), which several hosts may share: its `champion` is
+        what every host serves, and a host's models/ is only its cache. (A `sqlite:` or file
+        store is one machine's, whoever names it: MLflow itself puts the URI in the
+        environment of the processes it is used in.)"""
+        return self.tracking_uri.startswith(("http://", "https://"))
 
     @property
     def own_tracking_store(self) -> bool:

@@ -13,7 +13,10 @@ pointer only ever names a version that passed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +80,24 @@ def champion_version(mlflow_client) -> str | None:
         return None
 
 
+def champion_now(settings: Settings) -> str | None:
+    """The version the registry's alias names now, None when there is none: one request, asked
+    by every worker every `registry_poll` seconds. A registry that does not answer raises."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = settings.tracking_uri
+    try:
+        found = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
+            REGISTERED_MODEL, CHAMPION_ALIAS
+        )
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None  # no model registered yet, or no version holds the alias
+        raise
+    return str(found.version)
+
+
 def history(mlflow_client) -> list[str]:
     model = mlflow_client.get_registered_model(REGISTERED_MODEL)
     stored = [str(v) for v in json.loads(model.tags.get(HISTORY_TAG, "[]"))]
@@ -137,18 +158,29 @@ def ensure_local(models_dir: Path, version: str) -> Path:
     if not path.exists():
         import mlflow
 
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_MODEL}/{version}"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        side = artifact.sidecar_path(path)
-        shutil.copy(local / "artifacts" / side.name, side)
-        reference = local / "artifacts" / artifact.REFERENCE_FILE
-        if reference.exists():  # versions trained before drift was recorded have none
-            shutil.copy(reference, artifact.reference_path(path))
-        # The model file last and renamed into place: its presence means the copy is whole.
-        partial = path.with_suffix(".part")
-        shutil.copy(local / "artifacts" / path.name, partial)
-        partial.replace(path)
+        with tempfile.TemporaryDirectory(prefix="fetch-") as scratch:
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    f"models:/{REGISTERED_MODEL}/{version}", dst_path=scratch
+                )
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            side = artifact.sidecar_path(path)
+            _copy_into_place(local / "artifacts" / side.name, side)
+            reference = local / "artifacts" / artifact.REFERENCE_FILE
+            if reference.exists():  # versions trained before drift was recorded have none
+                _copy_into_place(reference, artifact.reference_path(path))
+            # The model file last: its presence means the copy is whole.
+            _copy_into_place(local / "artifacts" / path.name, path)
     return path
+
+
+def _copy_into_place(source: Path, target: Path) -> None:
+    """Copy under a name of this process's own, then rename: the workers of a host may fetch
+    the same version at the same moment, and none may read another's half-written file."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    shutil.copy(source, partial)
+    partial.replace(target)
 
 
 # The gate's figures as quality staff read them on the review page; the CLI keeps the keys.

@@ -16,6 +16,9 @@ def configure(settings: Settings) -> str:
     # MLflow reads these itself; we set them, never read them.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    # With a server, MLflow prints the run's page on stdout, where `complaints train` writes its
+    # JSON for programs.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
     uri = settings.tracking_uri
