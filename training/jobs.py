@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from pettriage.config import Settings
 
 Status = Literal["running", "succeeded", "failed", "lost"]
-StepCode = Literal["read", "cv", "test", "register", "done", "failed"]
+StepCode = Literal["read", "cv", "test", "register", "done", "unchanged", "failed"]
 OUTPUT_TAIL = 4000  # characters of the process's output shown with a job
 # `train` reports the stages the job process cannot see from outside by logging, on this logger,
 # records with a `step` (a `StepCode`) and a `detail` dict; the job process turns them into steps.
@@ -79,6 +79,8 @@ class TrainingOutcome(BaseModel):
     champion: bool  # the new version became the champion (the first one does)
     seconds: float
     test: dict[str, float]  # the figures on the frozen test split
+    # Nothing had changed since `version` (corpus, code, settings): no version was registered.
+    unchanged: bool = False
 
 
 class Step(BaseModel):
@@ -143,6 +145,11 @@ def step_text_ru(step: StepCode, detail: dict[str, Any]) -> str:
         case "done":
             text = f"Готово: v{detail['version']}"
             return text + (" — она стала чемпионом" if detail.get("champion") else "")
+        case "unchanged":
+            return (
+                f"Ничего не изменилось с v{detail['version']}: та же разметка, тот же код и те "
+                "же настройки — новая версия не создана"
+            )
         case "failed":
             return f"Ошибка: {detail['error']}"
     raise ValueError(f"Expected a step among {get_args(StepCode)}, got {step!r}")
@@ -317,6 +324,7 @@ def run(path: Path) -> int:
     quiet_mlflow()
     from pettriage.classifier.dataset import load_corpus
 
+    from .lineage import Unchanged
     from .train import train
 
     job = Job.model_validate_json(path.read_text("utf-8"))
@@ -332,6 +340,18 @@ def run(path: Path) -> int:
         progress("read", records=len(records), corrections=corrections)
         progress("cv", folds=request.folds)
         result = train(settings, folds=request.folds, note=request.note, records=records)
+    except Unchanged as same:
+        progress("unchanged", version=same.version)
+        unchanged = TrainingOutcome(
+            version=same.version,
+            run_id=same.run_id,
+            champion=False,
+            seconds=0.0,
+            test={},
+            unchanged=True,
+        )
+        progress.end(status="succeeded", returncode=0, result=unchanged)
+        return 0
     except Exception as error:
         traceback.print_exc()
         said = f"{type(error).__name__}: {error}"

@@ -31,9 +31,10 @@ from pettriage.classifier.records import message_of
 from pettriage.classifier.safety import SafetyRules
 from pettriage.config import Paths, Settings
 
+from .lineage import Lineage, Unchanged, find_identical, lineage_of, log_dataset
 from .registry import RUN_SHA256_TAG, SHA256_TAG, champion_version, history, set_champion
 from .split import split
-from .tracking import REGISTERED_MODEL, configure
+from .tracking import EXPERIMENT, REGISTERED_MODEL, configure
 
 # A training job turns records with a `step` into the steps the review page shows (`jobs`).
 log = logging.getLogger("pettriage.training")
@@ -47,6 +48,13 @@ PIP_REQUIREMENTS = [
     "pymorphy3-dicts-ru",
     "pyyaml",
 ]
+MODEL_DESCRIPTION = (
+    "Triage of incoming messages of a pet-sitting service (Russian): is it a hard case, which "
+    "of the eleven categories, how urgent, who reported it, with the safety rules' override. "
+    "predict() takes texts (a list of strings or a `text` column) and returns one decision "
+    "per text. The `champion` alias is what the service serves."
+)
+INPUT_EXAMPLE = ["Ситтер не пришёл, кот второй день один, никто не отвечает"]
 PROBABILITY_GRID = np.round(np.arange(0.30, 0.91, 0.05), 2)
 MARGIN_GRID = np.round(np.arange(0.0, 0.61, 0.05), 2)
 CRITICAL_GRID = np.round(np.arange(0.30, 0.61, 0.01), 2)
@@ -140,12 +148,15 @@ def train(
     review_target_accuracy: float = 0.93,
     records: list[dict] | None = None,
     note: str = "",
+    force: bool = False,
 ) -> TrainResult:
+    """Raises `lineage.Unchanged`, registering nothing, when the corpus, the split, the model's
+    code and these settings are those of a registered version (unless `force`)."""
     import mlflow
     from mlflow import MlflowClient
 
     from .plots import confusion_figure
-    from .pyfunc import ComplaintPyfunc
+    from .pyfunc import SIGNATURE, ComplaintPyfunc
 
     started = time.perf_counter()
     paths = settings.paths
@@ -154,9 +165,22 @@ def train(
     train_records, test_records, split_created = split(records, paths.test_ids, seed)
     configure(settings)
     client = MlflowClient()
+    corpus_hash = data_hash(records)
+    made_by = lineage_of(
+        records,
+        corpus_hash,
+        paths.test_ids,
+        {"folds": folds, "seed": seed, "review_target_accuracy": review_target_accuracy},
+    )
+    experiment_id = mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+    same = None if force else find_identical(client, experiment_id, made_by)
+    if same is not None:
+        raise Unchanged(*same, made_by)
     version = str(_next_version(client))
 
     with mlflow.start_run(run_name=f"v{version}") as run:
+        mlflow.set_tags(made_by.tags())
+        log_dataset(records, paths.data, made_by)
         rules = SafetyRules.load()
         oof = out_of_fold(train_records, folds, seed, rules)
         cv = evaluate_decisions(train_records, oof)
@@ -169,7 +193,6 @@ def train(
         test = evaluate_decisions(test_records, decide(model, test_records, rules))
 
         corrections = sum(1 for r in records if r.get("corrects"))
-        corpus_hash = data_hash(records)
         mlflow.log_params(
             {
                 "folds": folds,
@@ -196,9 +219,19 @@ def train(
         )
         for prefix, report in (("cv", cv), ("test", test), ("test_model_only", test_model_only)):
             mlflow.log_metrics({f"{prefix}_{k}": v for k, v in summary(report).items()})
+        # Per class and per writer: hundreds of figures, logged after the model (below), since
+        # MLflow links every metric already on the run to a logged model, one request each.
+        detail = {
+            f"test_{head}_f1.{label}": m["f1"]
+            for head in HEADS
+            for label, m in test[head]["per_class"].items()
+        } | {
+            f"writer.{writer}.{key}": value
+            for writer, figures in writers.items()
+            for key, value in figures.items()
+            if isinstance(value, float) and value == value  # NaN: no such messages
+        }
         for head in HEADS:
-            for label, m in test[head]["per_class"].items():
-                mlflow.log_metric(f"test_{head}_f1.{label}", m["f1"])
             figure = confusion_figure(head, test[head]["labels"], test[head]["confusion"])
             mlflow.log_figure(figure, f"confusion/{head}.png")
         mlflow.log_dict(
@@ -213,14 +246,6 @@ def train(
         # Figures on writers the fold's model had not read: the honest ones (README, Quality).
         mlflow.log_dict(writers, "reports/by_writer.json")
         mlflow.log_text(format_by_writer(writers), "reports/by_writer.md")
-        for writer, figures in writers.items():
-            mlflow.log_metrics(
-                {
-                    f"writer.{writer}.{key}": value
-                    for key, value in figures.items()
-                    if isinstance(value, float) and value == value  # NaN: no such messages
-                }
-            )
         mlflow.log_dict(test, "reports/test.json")
         mlflow.log_dict(test_model_only, "reports/test_model_only.json")
         mlflow.log_text("\n".join(r["id"] for r in test_records), "data/test_ids.txt")
@@ -255,17 +280,30 @@ def train(
             },
             registered_model_name=REGISTERED_MODEL,
             pip_requirements=PIP_REQUIREMENTS,
+            signature=SIGNATURE,
+            input_example=INPUT_EXAMPLE,
         )
+        mlflow.log_metrics(detail)
     registered = str(info.registered_model_version)
     client.set_model_version_tag(REGISTERED_MODEL, registered, SHA256_TAG, saved["sha256"])
+    client.update_registered_model(REGISTERED_MODEL, description=MODEL_DESCRIPTION)
+    client.update_model_version(
+        REGISTERED_MODEL,
+        registered,
+        description=version_description(made_by, len(train_records), summary(test), note),
+    )
     if registered != version:
         raise RuntimeError(
             f"Expected to register version {version}, MLflow made {registered}; "
             "was another training running at the same time?"
         )
     # The first version is the champion; so is a new one when the champion's local file is gone
-    # (models/ is not in git), since the CLI and the service could not serve anything otherwise.
-    champion = champion_version(client) is None or not _local_champion_exists(paths)
+    # (models/ is not in git), since the CLI and the service could not serve anything otherwise —
+    # but not on a shared registry (MLflow a server), where the champion is what every host
+    # serves and this host's models/ is only its cache (`complaints model ensure` fills it).
+    champion = champion_version(client) is None or (
+        not settings.shared_registry and not _local_champion_exists(paths)
+    )
     if champion:
         set_champion(client, settings, version, [*_history_or_empty(client), version])
     return TrainResult(
@@ -277,6 +315,22 @@ def train(
         test_model_only,
         champion,
         time.perf_counter() - started,
+    )
+
+
+def version_description(made_by: Lineage, n_train: int, test: dict, note: str) -> str:
+    code = (
+        f"commit {made_by.git_commit[:12]}" + (" with local changes" if made_by.git_dirty else "")
+        if made_by.git_commit
+        else "no git checkout"
+    )
+    return (
+        f"Trained on {n_train} messages by {len(made_by.writers)} writers (corpus "
+        f"{made_by.data_hash[:12]}), {code}, code {made_by.code_hash[:12]}; "
+        f"{made_by.settings['folds'] or 'leave-one-writer-out'} folds, seed "
+        f"{made_by.settings['seed']}. Frozen test split: category macro-F1 "
+        f"{test['category_macro_f1']:.3f}, critical recall {test['critical_recall']:.3f}."
+        + (f" Note: {note}" if note else "")
     )
 
 
