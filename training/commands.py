@@ -1,4 +1,5 @@
-"""Training's commands of `complaints`: train, promote, rollback, model ensure/info/versions.
+"""Training's commands of `complaints`: train, promote, rollback, model ensure/info/versions,
+rescore.
 
 Imports of MLflow and scikit-learn's model selection stay inside the commands that use them, so
 that `complaints classify` does not pay for them.
@@ -25,6 +26,12 @@ def add_commands(cli: Commands, settings: Settings) -> None:
     )
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--note", default="", help="a tag on the MLflow run")
+    train.add_argument(
+        "--force",
+        action="store_true",
+        help="register a new version even when the corpus, the code and the settings are "
+        "those of a registered one",
+    )
     train.set_defaults(handler=lambda args: cmd_train(args, settings))
 
     ensure = cli.subcommand("model", "ensure", "train the first model if none exists yet")
@@ -48,18 +55,49 @@ def add_commands(cli: Commands, settings: Settings) -> None:
     rollback = cli.command("rollback", "give the champion alias back to the last one")
     rollback.set_defaults(handler=lambda args: cmd_rollback(args, settings))
 
+    rescore = cli.command(
+        "rescore", "the champion over a JSONL or Parquet archive on Spark, answers into Parquet"
+    )
+    rescore.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        help='.jsonl (one {"id", "text", "channel"?, "received_at"?} a line) or .parquet',
+    )
+    rescore.add_argument(
+        "--output", type=Path, required=True, help="Parquet folder: the id and the whole answer"
+    )
+    rescore.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
+    rescore.add_argument("--model-uri", help="an MLflow model (default: the registry's champion)")
+    rescore.add_argument("--overwrite", action="store_true", help="replace an earlier --output")
+    rescore.set_defaults(handler=lambda args: cmd_rescore(args, settings))
+
 
 def ensure_model(settings: Settings) -> None:
-    """Train the first model from the corpus when there is none yet."""
+    """Train the first model from the corpus when there is none yet. When the registry has a
+    champion that this disk lacks (a new host of a shared MLflow server, or models/ deleted),
+    it is fetched instead: a host serves what the registry names, it does not train a rival."""
     paths = settings.paths
-    if artifact.champion_version(paths.models) is None:
-        print(
-            f"No trained model in {paths.models}; training one from {paths.data} first…",
-            file=sys.stderr,
-        )
-        from .train import train
+    if artifact.champion_version(paths.models) is not None:
+        return
+    from .registry import RegistryRefusal, fetch_champion
 
-        train(settings)
+    try:
+        fetched = fetch_champion(settings)
+    except RegistryRefusal:  # the registry has no champion yet: train the first
+        pass
+    else:
+        artifact.load(fetched.path, None, fetched.sha256)  # whole and the one registered
+        artifact.set_champion(paths.models, fetched.version, fetched.sha256)
+        print(f"Fetched the registry's champion v{fetched.version}", file=sys.stderr)
+        return
+    print(
+        f"No trained model in {paths.models}; training one from {paths.data} first…",
+        file=sys.stderr,
+    )
+    from .train import train
+
+    train(settings)
 
 
 def model_loader(settings: Settings):
@@ -77,9 +115,18 @@ def model_loader(settings: Settings):
 
 
 def cmd_train(args, settings: Settings) -> int:
+    """Prints the new version's summary; or, when nothing changed since a registered version,
+    says so on stderr and prints that version ({"version", "unchanged": true}), exit 0."""
+    from .lineage import Unchanged
     from .train import result_summary, train
 
-    print(result_summary(train(settings, folds=args.folds, seed=args.seed, note=args.note)))
+    try:
+        result = train(settings, folds=args.folds, seed=args.seed, note=args.note, force=args.force)
+    except Unchanged as same:
+        print(same, file=sys.stderr)
+        print(json.dumps({"version": same.version, "run_id": same.run_id, "unchanged": True}))
+        return 0
+    print(result_summary(result))
     return 0
 
 
@@ -133,3 +180,16 @@ def cmd_rollback(args, settings: Settings) -> int:
     current, previous = rollback(settings)
     print(f"champion moved back from v{current} to v{previous}; reload the service")
     return 0
+
+
+def cmd_rescore(args, settings: Settings) -> int:
+    from .rescore import rescore
+
+    result = rescore(settings, args.input, args.output, args.master, args.model_uri, args.overwrite)
+    for number, problem in result.invalid:
+        print(f"{args.input}:{number}: {problem}", file=sys.stderr)
+    if result.invalid:
+        lines = result.count + len(result.invalid)
+        print(f"{len(result.invalid)} of {lines} lines were not classified", file=sys.stderr)
+    print(result.summary())
+    return 1 if result.invalid else 0
