@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +37,27 @@ $(DOVECOT):
 		($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends dovecot-imapd)
 
 imap: $(DOVECOT)
+
+# `complaints rescore` runs on Spark, whose pyspark package brings no JVM: Debian's OpenJDK 17.
+JAVA ?= /usr/bin/java
+$(JAVA):
+	$(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends \
+			openjdk-17-jre-headless)
+
+.PHONY: java
+java: $(JAVA)
+
+# The deployment (Dockerfile, deploy/compose.yaml) is validated by Debian's docker-compose:
+# `docker-compose config` checks the Compose file with no container engine, which none of these
+# machines runs. The image itself is not built here.
+DOCKER_COMPOSE ?= /usr/bin/docker-compose
+$(DOCKER_COMPOSE):
+	$(SUDO) apt-get install -y --no-install-recommends docker-compose || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends docker-compose)
+
+.PHONY: compose
+compose: $(DOCKER_COMPOSE)
 
 # Trains the first model from data/annotated/ when none exists yet (about a minute).
 model: install
@@ -73,7 +94,7 @@ lint: install
 	$(BIN)/lint-imports
 
 # Two workers, each taking whole files (module fixtures start their servers once).
-test: install browser imap check-data lint
+test: install browser imap compose java check-data lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The inner loop: the unit tier only (no training, no server, no browser), well under a minute.
@@ -81,11 +102,13 @@ test-fast: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m unit -q
 
-# Side by side with fastText and spaCy's textcat, then the service under load (several minutes).
-bench: model
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+# Side by side with fastText and spaCy's textcat, then the service under load, then the archive
+# re-scored on Spark local[1] and local[2] against the CLI (several minutes).
+bench: model java
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,spark]'
 	$(BIN)/python benchmarks/peers.py --markdown benchmarks/peers.md --chart benchmarks/peers.png
 	$(BIN)/python benchmarks/serve_bench.py
+	$(BIN)/python benchmarks/rescore_bench.py
 
 clean:
 	rm -rf $(VENV) models/complaint-classifier models/champion.json mlflow.db mlartifacts \

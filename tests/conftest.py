@@ -48,6 +48,7 @@ TIERS = {
     "browser": "a real headless Chromium driven by Playwright",
     "postgres": "the PostgreSQL server on 127.0.0.1:5432",
     "imap": "a Dovecot IMAP server of the test's own on loopback (make imap)",
+    "compose": "deploy/compose.yaml checked by Debian's docker-compose (make compose)",
 }
 MODEL_FIXTURES = {"trained", "model", "home"}
 SERVICE_FIXTURES = {"client", "sqlite_client", "database_url", "home", "no_model_home"}
@@ -229,12 +230,14 @@ def pytest_terminal_summary(terminalreporter, config):
 # The files that take longest start first, so that with `pytest -n 2 --dist loadfile` neither
 # worker is left with a long one at the end while the other idles.
 LONGEST_FIRST = (
+    "test_scale_out.py",
     "test_quality_loop.py",
     "test_live_server.py",
     "test_models_page.py",
     "test_mailbox.py",
     "test_api.py",
     "test_webhooks.py",
+    "test_rescore.py",
 )
 
 
