@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 APP = "pettriage.api.main:app"
+MLFLOW_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def free_port() -> int:
@@ -29,7 +30,10 @@ class LiveServer:
     def __init__(self, env: dict[str, str], workers: int = 1, log: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = os.environ | env
+        # MLflow puts the tracking URI it was last pointed at into this process's environment
+        # (`mlflow.set_tracking_uri`): a server must not inherit another home's registry.
+        inherited = {k: v for k, v in os.environ.items() if k not in MLFLOW_URIS}
+        self.env = inherited | env
         self.workers = workers
         self.log = log
         self.process: subprocess.Popen | None = None

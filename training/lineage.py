@@ -131,8 +131,8 @@ def find_identical(client, experiment_id: str, lineage: Lineage) -> tuple[str, s
         found = client.search_model_versions(
             f"name='{REGISTERED_MODEL}' and run_id='{run.info.run_id}'"
         )
-        if found:
-            return str(found[0].version), run.info.run_id
+        if found:  # the run's first version (a run's model may be registered again later)
+            return str(min(int(v.version) for v in found)), run.info.run_id
     return None
 
 
