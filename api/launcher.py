@@ -67,6 +67,7 @@ class LiveServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        self.stop()  # not left running behind a failed start
         raise RuntimeError("server did not become ready")
 
     def stop(self) -> None:
