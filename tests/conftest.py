@@ -111,6 +111,19 @@ def model(trained):
     return load_classifier(trained.model_path)
 
 
+@pytest.fixture
+def cli(trained, settings, capsys):
+    """`complaints …` in this process on the session's home: (exit code, stdout, stderr)."""
+    from pettriage.cli import main
+
+    def run(*args):
+        code = main(list(args), settings)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
 # -- the service through the real app, on SQLite and on PostgreSQL ------------------------------
 @pytest.fixture
 def home(trained, settings) -> Path:

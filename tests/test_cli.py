@@ -2,21 +2,9 @@
 
 import json
 
-import pytest
-
 from pettriage.cli import main
 
 from .conftest import DECISION_KEYS
-
-
-@pytest.fixture
-def cli(trained, settings, capsys):
-    def run(*args):
-        code = main(list(args), settings)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_classify_file_with_bad_lines(cli, tmp_path):

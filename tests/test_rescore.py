@@ -91,16 +91,6 @@ def spark(tmp_path_factory):
         yield session
 
 
-@pytest.fixture
-def cli(trained, settings, capsys):
-    def run(*args):
-        code = main(list(args), settings)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def _classified(cli, source: Path) -> tuple[int, list[dict], list[str]]:
     output = source.with_suffix(".answers.jsonl")
     code, _, err = cli("classify", "--input", str(source), "--output", str(output))
