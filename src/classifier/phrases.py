@@ -94,11 +94,11 @@ def _token_matches(lexicon: FuzzyLexicon, token: Token, lemma: str, any_reading:
     валить), since its neighbours disambiguate; a single-word trigger takes the first reading
     only («кому» is not «кома»). Dictionary words are never typos: «отправить» is not «отравить».
     """
-    if lemma == token.text or lemma == token.lemma:
+    if lemma == token.text:
         return True
-    if any_reading and lemma in token.readings:
-        return True
-    return not token.known and lemma in lexicon.lookup(token.text)
+    if not token.known:  # its lemma and readings are pymorphy3's guesses («бимом»: бить)
+        return lemma in lexicon.lookup(token.text)
+    return lemma == token.lemma or (any_reading and lemma in token.readings)
 
 
 def find_phrase(
