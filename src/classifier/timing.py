@@ -16,13 +16,18 @@ right after the visit. The decision reads, in this order:
    verb speaks of its own event («Собака не дышит, в субботу оставили с ситтером»); a trigger
    without a verb («отравление») takes them from any clause of its sentence, and a sentence with
    no verb at all («…в понедельник она умерла. Отравление.») from the sentence before;
-4. for a trigger in the past or without a verb: the marks of a report written later, anywhere in
+4. for a past trigger, or one without a verb in a sentence without a present verb: the time of
+   the story told before it, when an earlier sentence dates it as earlier (`_story_earlier`);
+5. for a trigger in the past or without a verb: the marks of a report written later, anywhere in
    the message («прошла неделя», «пишу повторно»), unless the message also says now or today.
 Otherwise the event is taken to be today: a message that reports a death without saying when
 reports a recent one, and a missed emergency costs more than a needless call.
 
 Dates («2 ноября», «02.11.2026») and weekdays («в субботу», «в прошлую пятницу») are compared with
 the day the message arrived (`received`); without it, with today.
+
+Longer than 300 lines because the decision is one ordered reading of a message, and its steps
+(calendar marks, spans of days, the story's time) share the message model and read best together.
 """
 
 from __future__ import annotations
@@ -122,7 +127,7 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
         if token.lemma in calendar.months and i > 0 and tokens[i - 1].text.isdigit():
             found = _date(int(tokens[i - 1].text), calendar.months.index(token.lemma) + 1, None)
             where = (i - 1, i)
-        elif (dotted := _DOTTED_DATE.match(token.text)) is not None:
+        elif (dotted := _DOTTED_DATE.match(token.text)) is not None and not _rating(token.text):
             day, month, year = dotted.groups()
             found = _date(int(day), int(month), int(year) if year else None)
             where = (i,)
@@ -145,6 +150,12 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             start = i - 2 if i > 1 and _is_count(tokens[i - 2]) else i - 1
             where = tuple(range(start, i + 1))
             marks.append(Mark(AGO[tokens[i - 1].lemma], where, _words(tokens, where)))
+        elif AGO.get(token.lemma) == "earlier" and (lead := _lead(tokens, i)) is not None:
+            # «спустя десять дней», «прошло три недели», «неделю спустя»: earlier; «через два
+            # дня»: earlier or planned, by the trigger's tense, as for a weekday
+            where = tuple(range(min(lead, i), max(lead, i) + 1))
+            kind = "weekday" if tokens[lead].lemma == "через" else "earlier"
+            marks.append(Mark(kind, where, _words(tokens, where)))
         elif token.lemma in calendar.weekdays:
             before = tokens[i - 1].lemma if i > 0 else ""
             if before in calendar.last:
@@ -152,12 +163,57 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             elif before in calendar.next:
                 kind = "planned"
             elif calendar.weekdays.index(token.lemma) == received.weekday():
-                kind = "today"
+                # today's own weekday: said of a past event it is a week ago, since a writer
+                # says «сегодня» for today; of a present one or a question, today
+                kind = "this_weekday"
             else:
                 kind = "weekday"
             where = (i - 1, i) if before in calendar.last | calendar.next else (i,)
             marks.append(Mark(kind, where, _words(tokens, where)))
     return marks
+
+
+# Earlier, but close enough that what follows may be today's: a story begun «вчера» can go on
+# to this morning; not carried over to the sentences after it.
+RECENT = frozenset({"вчера"})
+# Words that make a span of days a time of the event: «спустя/через <N> дней», «прошло <N>
+# дней», «<N> дней спустя».
+SPAN_LEADS = frozenset({"спустя", "через", "пройти"})
+
+
+def _lead(tokens: Sequence[Token], unit: int) -> int | None:
+    """The position of the word that makes the unit of time at `unit` a span («спустя» in
+    «спустя десять дней»), if there is one."""
+    before = unit - 2 if unit > 1 and _is_count(tokens[unit - 1]) else unit - 1
+    if before >= 0 and tokens[before].lemma in SPAN_LEADS:
+        return before
+    if unit + 1 < len(tokens) and tokens[unit + 1].lemma == "спустя":
+        return unit + 1
+    return None
+
+
+def _story_earlier(tokens: Sequence[Token], mark: Mark) -> bool:
+    """Whether a time word of an earlier sentence dates the story as earlier: a date, «на
+    прошлой неделе», «три дня назад» by itself; a weekday, a month or «через два дня» only with
+    a past verb in its own clause («в пятницу был визит», not «с понедельника одна прогулка»)."""
+    if mark.words[0].lower() in RECENT:
+        return False
+    if mark.kind == "earlier":
+        return True
+    if mark.kind not in ("weekday", "this_weekday"):
+        return False
+    first = tokens[mark.positions[0]]
+    return any(
+        t.tense == "past"
+        for t in tokens
+        if t.sentence == first.sentence and t.clause == first.clause
+    )
+
+
+def _rating(text: str) -> bool:
+    """«1/5», «4/10»: a rating, not a date."""
+    parts = text.split("/")
+    return len(parts) == 2 and parts[1] in ("5", "10")
 
 
 def _verb_lemma(token: Token) -> bool:
@@ -234,6 +290,8 @@ def decide(
     tense_of = "the verb before the trigger" if helper is not None else "the trigger's verb"
 
     def settle(mark: Mark) -> str:
+        if mark.kind == "this_weekday":
+            return {"futr": "planned", "past": "earlier"}.get(tense, "today")
         if mark.kind != "weekday":
             return mark.kind
         return "planned" if tense == "futr" else "earlier"
@@ -276,6 +334,17 @@ def decide(
         if before:
             mark = before[-1]
             return When(settle(mark), mark.words, "a time word in the sentence it continues")
+    in_present = any(t.tense == "pres" for t in tokens if t.sentence == sentence)
+    if tense == "past" or (not tense and not in_present):
+        # A story goes on from sentence to sentence: a past trigger with no time word of its
+        # own happened when the last time word before it says («16 сентября у нас умерла
+        # шиншилла. … спасти её не удалось»).
+        told = sorted(
+            (m for m in marks if tokens[m.positions[0]].sentence < sentence),
+            key=lambda m: m.positions[0],
+        )
+        if told and _story_earlier(tokens, told[-1]):
+            return When("earlier", told[-1].words, "the time of the story told before it")
     said_current = any(settle(m) in CURRENT for m in marks)
     if late_report and not said_current:
         mark = late_report[0]
