@@ -16,13 +16,15 @@ from .conftest import CROSSCHECK, FIGURES, REPO
 CHALLENGE = REPO / "data" / "challenge"
 # set: (least recall, most false critical) measured when the ratchet was last moved
 BOUNDS = {
-    "safety_c": (0.97, 0.15),
-    "safety_d": (0.99, 0.10),
-    "crosscheck": (1.0, 0.05),
+    "safety_c": (0.97, 0.10),
+    "safety_d": (0.99, 0.07),
+    "safety_e": (0.93, 0.09),  # written after the time decision's last change; nobody tunes on it
+    "crosscheck": (1.0, 0.04),
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",
     "safety_d": CHALLENGE / "safety_d.jsonl",
+    "safety_e": CHALLENGE / "safety_e.jsonl",
     "crosscheck": CROSSCHECK,
 }
 
