@@ -686,6 +686,10 @@ def test_a_cue_word_cancels_only_within_its_window(rules, kind):
         ("По карточке срок через две недели. Щенок застрял, собака кровит.", ANY),
         ("Визит на 1/5. Кот выпал с балкона, девятый этаж.", "fall_from_height"),
         ("Вчера ситтер не пришла. Кот умер.", "died"),  # «вчера» is close: not carried over
+        # …and from an earlier clause of the same sentence, for a past trigger only
+        ("Десять дней назад ситтер подрезала когти попугаю, шла кровь, еле остановили.", None),
+        ("Неделю назад ситтер дала не тот корм, а сейчас кот не дышит", "breathing"),
+        ("Вчера ситтер не закрыла окно, кот выпал с балкона", "fall_from_height"),
     ],
 )
 def test_weekdays_and_seasons_date_the_event(rules, text, fires):

@@ -17,7 +17,8 @@ right after the visit. The decision reads, in this order:
    without a verb («отравление») takes them from any clause of its sentence, and a sentence with
    no verb at all («…в понедельник она умерла. Отравление.») from the sentence before;
 4. for a past trigger, or one without a verb in a sentence without a present verb: the time of
-   the story told before it, when an earlier sentence dates it as earlier (`_story_earlier`);
+   the story told before it, when an earlier clause or sentence dates it as earlier
+   (`_story_earlier`);
 5. for a trigger in the past or without a verb: the marks of a report written later, anywhere in
    the message («прошла неделя», «пишу повторно»), unless the message also says now or today.
 Otherwise the event is taken to be today: a message that reports a death without saying when
@@ -336,11 +337,17 @@ def decide(
             return When(settle(mark), mark.words, "a time word in the sentence it continues")
     in_present = any(t.tense == "pres" for t in tokens if t.sentence == sentence)
     if tense == "past" or (not tense and not in_present):
-        # A story goes on from sentence to sentence: a past trigger with no time word of its
-        # own happened when the last time word before it says («16 сентября у нас умерла
-        # шиншилла. … спасти её не удалось»).
+        # A story goes on from clause to clause and sentence to sentence: a past trigger with
+        # no time word of its own happened when the last time word before it says («16
+        # сентября у нас умерла шиншилла. … спасти её не удалось»; «Десять дней назад ситтер
+        # подрезала когти, шла кровь»).
         told = sorted(
-            (m for m in marks if tokens[m.positions[0]].sentence < sentence),
+            (
+                m
+                for m in marks
+                if tokens[m.positions[0]].sentence < sentence
+                or (tokens[m.positions[0]].sentence == sentence and m.positions[-1] < first)
+            ),
             key=lambda m: m.positions[0],
         )
         if told and _story_earlier(tokens, told[-1]):
