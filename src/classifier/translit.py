@@ -30,15 +30,15 @@ SPELLINGS: dict[str, tuple[str, ...]] = {
     "sh": ("ш", "сх"),
     "ts": ("ц", "тс"),
     "tz": ("ц",),
-    "yo": ("е", "йо"),
+    "yo": ("е", "йо", "ье"),
     "jo": ("е", "йо"),
     "io": ("е", "ио"),
-    "ye": ("е", "ые", "йе"),
+    "ye": ("е", "ые", "йе", "ье"),
     "je": ("е",),
-    "yu": ("ю", "ыу"),
+    "yu": ("ю", "ыу", "ью"),
     "ju": ("ю",),
     "iu": ("ю", "иу"),
-    "ya": ("я", "ыа"),
+    "ya": ("я", "ыа", "ья"),
     "ja": ("я",),
     "ia": ("я", "иа"),
     "''": ("ъ",),
@@ -186,6 +186,12 @@ def _segments(word: str) -> list[tuple[str, ...]]:
     return units
 
 
+# Consonants a soft sign follows, and the letters it never precedes.
+SOFTENED = "бвдзлмнпрстфч"
+VOWELS = "аеёиоуыэюя"
+INNER_SOFT_SIGN_SPELLINGS = 4
+
+
 @lru_cache(maxsize=100_000)
 def cyrillic(word: str) -> tuple[str, bool]:
     """(the word in Cyrillic, whether the dictionary knows that spelling). Without a known
@@ -203,6 +209,16 @@ def cyrillic(word: str) -> tuple[str, bool]:
                 first = spelling
             if len(spelling) >= MIN_LETTERS and analyzer.word_is_known(spelling):
                 return spelling, True
+    # Then one soft sign left out inside the word («ponedelnik», «malchik»), in the most common
+    # spellings only.
+    spellings = ("".join(parts) for parts in product(*_segments(word)))
+    for spelling in islice(spellings, INNER_SOFT_SIGN_SPELLINGS):
+        spelling = fold_yo(spelling)
+        for at in range(1, len(spelling) - 1):
+            if spelling[at - 1] in SOFTENED and spelling[at] not in VOWELS + "ь":
+                guess = spelling[:at] + "ь" + spelling[at:]
+                if len(guess) >= MIN_LETTERS and analyzer.word_is_known(guess):
+                    return guess, True
     return first or word, False
 
 
