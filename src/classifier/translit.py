@@ -186,7 +186,8 @@ def _segments(word: str) -> list[tuple[str, ...]]:
     return units
 
 
-# Consonants a soft sign follows, and the letters it never precedes.
+# Consonants a soft sign follows. Inside a word it is tried before consonants only: before a
+# vowel the scheme's «ye», «ya», «yu», «yo» already spell it («voskresenye»).
 SOFTENED = "бвдзлмнпрстфч"
 VOWELS = "аеёиоуыэюя"
 INNER_SOFT_SIGN_SPELLINGS = 4
