@@ -194,9 +194,10 @@ def _lead(tokens: Sequence[Token], unit: int) -> int | None:
 
 
 def _story_earlier(tokens: Sequence[Token], mark: Mark) -> bool:
-    """Whether a time word of an earlier sentence dates the story as earlier: a date, «на
-    прошлой неделе», «три дня назад» by itself; a weekday, a month or «через два дня» only with
-    a past verb in its own clause («в пятницу был визит», not «с понедельника одна прогулка»)."""
+    """Whether a time word of an earlier clause or sentence dates the story as earlier: a date,
+    «на прошлой неделе», «три дня назад» by itself; a weekday, a month or «через два дня» only
+    with a past verb in its own clause («в пятницу был визит», not «с понедельника одна
+    прогулка»)."""
     if mark.words[0].lower() in RECENT:
         return False
     if mark.kind == "earlier":

@@ -200,10 +200,11 @@ def cyrillic(word: str) -> tuple[str, bool]:
     from .lemmatize import morph
 
     analyzer = morph()
+    units = _segments(word)
     first = None
     # A final soft sign is the letter most often left out («delat», «krov»): tried second.
     for ending in ("", "ь"):
-        spellings = ("".join(parts) for parts in product(*_segments(word)))
+        spellings = ("".join(parts) for parts in product(*units))
         for spelling in islice(spellings, MAX_SPELLINGS):
             spelling = fold_yo(spelling) + ending
             if first is None:
@@ -212,7 +213,7 @@ def cyrillic(word: str) -> tuple[str, bool]:
                 return spelling, True
     # Then one soft sign left out inside the word («ponedelnik», «malchik»), in the most common
     # spellings only.
-    spellings = ("".join(parts) for parts in product(*_segments(word)))
+    spellings = ("".join(parts) for parts in product(*units))
     for spelling in islice(spellings, INNER_SOFT_SIGN_SPELLINGS):
         spelling = fold_yo(spelling)
         for at in range(1, len(spelling) - 1):
