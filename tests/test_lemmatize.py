@@ -1,7 +1,14 @@
+import json
+from pathlib import Path
+
 import pytest
 
 from pettriage.classifier.lemmatize import (
+    _PIECES,
     NUMBER_TOKEN,
+    _items,
+    _plain_span,
+    _tokenizer,
     analyze,
     analyze_many,
     analyze_whole,
@@ -10,6 +17,8 @@ from pettriage.classifier.lemmatize import (
     lemmatize,
     tokenize,
 )
+from pettriage.classifier.normalize import normalize
+from pettriage.classifier.translit import read_back
 
 
 @pytest.mark.parametrize(
@@ -73,6 +82,8 @@ def test_unknown_words_are_flagged():
         "9:30 12 😡🐶 urltoken ёжик",
         "",
         " ",
+        "кот. г. руб. ул. т.е. Вт, вт. ясно!",  # special cases keep the mark
+        "слово; слово: ½ ² ⅻ x² а́ кот_",  # letters only as str.isalpha() has them
     ],
 )
 def test_tokens_by_span_equal_spacy_on_the_whole_text(text):
@@ -86,3 +97,29 @@ def test_a_special_case_across_spans_stays_one_token():
 def test_a_letter_without_a_unicode_name_is_an_unknown_word():
     # Found by schemathesis: pymorphy3 asked unicodedata for the name of «𘴈» and crashed.
     assert analyze_word("𘴈") == ("𘴈", False, False, frozenset({"𘴈"}), "")
+
+
+REPO = Path(__file__).resolve().parents[1]
+TEXTS = [
+    *sorted((REPO / "data" / "annotated").glob("*.jsonl")),
+    *sorted((REPO / "data" / "challenge").glob("*.jsonl")),
+    *sorted((REPO.parent / "shared" / "external").glob("*.jsonl")),
+    REPO.parent / "shared" / "crosscheck.jsonl",
+]
+
+
+def test_plain_spans_are_read_as_spacy_splits_them():
+    """Every span the shortcut reads, in every text the project has (and the external ones,
+    read here and never stored), comes out as spaCy's tokenizer makes it."""
+    texts = [json.loads(line)["text"] for path in TEXTS for line in path.open() if line.strip()]
+    read_texts = [read_back(normalize(text)) for text in texts]
+    pieces = {piece for text in read_texts for piece in _PIECES.findall(text)}
+    read = {piece: found for piece in pieces if (found := _plain_span(piece)) is not None}
+    assert len(read) > 20_000  # most spans take the shortcut
+    differ = [
+        piece
+        for piece, found in read.items()
+        if found.items != _items(doc := _tokenizer()(piece))
+        or (found.first, found.last) != (doc[0].text, doc[-1].text)
+    ]
+    assert differ == []

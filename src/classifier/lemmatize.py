@@ -8,7 +8,8 @@ and reading its tokens from Python cost more than everything else per message. S
 tokens, already analysed, are kept here by span text, and a message is assembled from its spans.
 The result is the tokenization spaCy gives the whole text (tested): the only thing spaCy looks at
 across spans is a special case of several tokens («в т.ч.», «: )»), and a message in which two
-neighbouring spans could start one is tokenized whole.
+neighbouring spans could start one is tokenized whole. A new span that is a word with at most
+one mark after it («собака», «дышит,») is split here without spaCy (`_plain_span`).
 """
 
 from __future__ import annotations
@@ -84,12 +85,9 @@ def morph():
 @cache
 def lexicon() -> dict[str, str]:
     """Forms of the service's own words that pymorphy3 guesses wrong (data/lexicon.yaml)."""
-    from importlib import resources
+    from .data import load_yaml, read
 
-    import yaml
-
-    text = resources.files("pettriage.classifier.data").joinpath("lexicon.yaml").read_text("utf-8")
-    return {str(k): str(v) for k, v in (yaml.safe_load(text) or {}).items()}
+    return {str(k): str(v) for k, v in (load_yaml(read("lexicon.yaml")) or {}).items()}
 
 
 @lru_cache(maxsize=200_000)
@@ -203,9 +201,38 @@ _PIECES = re.compile(r"\S+|^\s+|(?<=\S )\s+|(?<=\S)[^ \S]\s*")
 _spans: dict[str, _Span] = {}
 
 
+# A word of letters with at most one mark of punctuation after it: most new spans of a message.
+_PLAIN = re.compile(r"([^\W\d_]+)([,.!?:;]?)")
+
+
+@cache
+def _special_cases() -> frozenset[str]:
+    return frozenset(_tokenizer().rules)
+
+
+def _plain_span(text: str) -> _Span | None:
+    """A span spaCy would split into the word and its mark, read without building a `Doc`.
+
+    spaCy's affix rules split nothing inside a run of letters, and cut one final mark off it;
+    only a special case («г.», «руб.», «кот.») keeps them together. Checked against spaCy on
+    every span of the corpus and of the external texts (tests/test_lemmatize.py). Building the
+    `Doc` was most of the time of a new span, and each one grew spaCy's vocabulary for good.
+    """
+    plain = _PLAIN.fullmatch(text)
+    if plain is None or not plain[1].isalpha() or text in _special_cases():
+        return None
+    word, mark = plain[1], plain[2]
+    items = [(word, *analyze_word(word))]
+    if mark and (effect := _punctuation(mark)):
+        items.append(effect)
+    return _Span(items, word, mark or word)
+
+
 def _span(text: str) -> _Span:
-    doc = _tokenizer()(text)
-    found = _Span(_items(doc), doc[0].text, doc[-1].text)
+    found = _plain_span(text)
+    if found is None:
+        doc = _tokenizer()(text)
+        found = _Span(_items(doc), doc[0].text, doc[-1].text)
     if len(_spans) >= SPAN_CACHE_SIZE:
         _spans.clear()
     _spans[text] = found
