@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 
-import yaml
-
+from .data import load_yaml, read
 from .lemmatize import Token
 
 UNSURE = 0.3  # an answer "not about us" with at least this in_domain probability goes to review
@@ -23,10 +21,7 @@ UNSURE = 0.3  # an answer "not about us" with at least this in_domain probabilit
 
 @cache
 def _groups() -> dict[str, frozenset[str]]:
-    text = resources.files("pettriage.classifier.data").joinpath("domain_words.yaml")
-    return {
-        name: frozenset(words) for name, words in yaml.safe_load(text.read_text("utf-8")).items()
-    }
+    return {name: frozenset(words) for name, words in load_yaml(read("domain_words.yaml")).items()}
 
 
 OWN = ("pets", "care", "service")  # words no other business uses so

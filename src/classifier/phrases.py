@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 from .lemmatize import Token
 from .normalize import fold_yo
@@ -51,13 +51,20 @@ class FuzzyLexicon:
     """
 
     def __init__(self, lemmas: set[str]):
-        self.by_deletion: dict[str, set[tuple[str, str]]] = {}
-        for lemma in lemmas:
+        self.lemmas = frozenset(lemmas)
+
+    @cached_property
+    def by_deletion(self) -> dict[str, set[tuple[str, str]]]:
+        """Built at the first unknown word, not with the rules: it is a fifth of a cold start,
+        and a message of dictionary words never needs it."""
+        by_deletion: dict[str, set[tuple[str, str]]] = {}
+        for lemma in self.lemmas:
             if len(lemma) < FUZZY_MIN_LENGTH:
                 continue
             for form in word_forms(lemma):
                 for key in {form, *_deletions(form)}:
-                    self.by_deletion.setdefault(key, set()).add((form, lemma))
+                    by_deletion.setdefault(key, set()).add((form, lemma))
+        return by_deletion
 
     @cache  # noqa: B019 - one lexicon per rules file, kept for the process
     def lookup(self, word: str) -> frozenset[str]:

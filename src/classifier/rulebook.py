@@ -11,11 +11,11 @@ what was expected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
+from .data import load_yaml, read
 from .labels import CATEGORIES
 from .lemmatize import analyze_word
 from .normalize import fold_yo
@@ -272,13 +272,12 @@ def read_rules(path: Path | str | None = None) -> tuple[list[Rule], Vocabulary, 
     """(rules, vocabulary, source) of a YAML file; the packaged `data/safety_rules.yaml` by
     default."""
     if path is None:
-        data_files = resources.files("pettriage.classifier.data")
-        text = data_files.joinpath(DEFAULT_RULES).read_text("utf-8")
+        text = read(DEFAULT_RULES)
         source = f"classifier/data/{DEFAULT_RULES}"
     else:
         text, source = Path(path).read_text("utf-8"), str(path)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         raise RulesError(f"{source}: not valid YAML ({error})") from error
     return (*parse_rules(data, source), source)
