@@ -178,9 +178,17 @@ class Champion:
 
     def _load(self, version: str, path: Path, sha256: str) -> tuple[ComplaintClassifier, dict]:
         try:
-            return artifact.load(path, self.rules, sha256)
+            model, meta = artifact.load(path, self.rules, sha256)
         except artifact.ArtifactError as error:
             raise self._refuse(f"v{version}'s model file {error.reason}", error) from error
+        try:  # the first message also proves the model can classify before it is served
+            return model.warm_up(), meta
+        except Exception as error:
+            raise self._refuse(
+                f"v{version}'s model could not classify a message ({type(error).__name__}; the "
+                "service log has the details)",
+                error,
+            ) from error
 
     def _refuse(self, reason: str, cause: Exception) -> Refused:
         refused = Refused(f"{reason}; {self._serving()}")

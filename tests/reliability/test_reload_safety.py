@@ -22,6 +22,7 @@ from pettriage.training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
 from ..servers import ADMIN, CHANNEL, classify, server_env, settings_for
 from .tampering import (
     PAYLOADS,
+    cut_a_head,
     invert_urgency,
     move_registry_champion,
     register_copy,
@@ -137,3 +138,26 @@ def test_promote_and_rollback_never_point_at_a_refused_version(refused_champion,
     assert client.get_registered_model(REGISTERED_MODEL).tags.get(registry.HISTORY_TAG) == history
     assert pointer.read_bytes() == before
     assert not marker.exists()
+
+
+def test_a_model_that_cannot_classify_is_refused_before_it_is_served(
+    trained, settings, home, tmp_path
+):
+    """Its file is intact and its SHA-256 is the registry's, but its first message fails: before,
+    it was served and every request answered 500. The load classifies one message first."""
+    version = register_copy(settings, trained.version, with_sha256=False)
+    sha256 = cut_a_head(registry.ensure_local(settings.models, version))
+    MlflowClient().set_model_version_tag(REGISTERED_MODEL, version, registry.SHA256_TAG, sha256)
+    move_registry_champion(settings, version)
+    try:
+        with TestClient(create_app(settings_for(home, f"sqlite:///{tmp_path / 't.db'}"))) as client:
+            answer = client.post("/v1/admin/reload", headers=ADMIN)
+            assert answer.status_code == 409, answer.text
+            assert answer.json() == {
+                "detail": f"v{version}'s model could not classify a message (ValueError; the "
+                f"service log has the details); still serving v{trained.version}"
+            }
+            said = classify(client, "кот голодный")
+            assert said.status_code == 200 and said.json()["model_version"] == trained.version
+    finally:
+        restore_champion(settings, trained.version)
