@@ -1,6 +1,9 @@
 """The `complaints` command, run in-process through its real entry point."""
 
 import json
+from pathlib import Path
+
+import pytest
 
 from pettriage.cli import main
 
@@ -36,6 +39,46 @@ def test_classify_file_with_bad_lines(cli, tmp_path):
     assert [a["id"] for a in answers] == ["a", "line-6"]
     assert answers[0]["urgency"] == "critical" and answers[0]["safety"]["fired"]
     assert {"id", *DECISION_KEYS} <= answers[1].keys()
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "annotated"
+
+
+def test_several_processes_answer_as_one(cli, tmp_path):
+    """`--jobs 2` over three chunks of lines: the same bytes out, in the same order, and the same
+    bad lines reported in order, as one process gives."""
+    lines = [
+        json.dumps({"id": r["id"], "text": r["text"], "channel": r["channel"]}, ensure_ascii=False)
+        for path in sorted(CORPUS.glob("*.jsonl"))
+        for r in map(json.loads, path.read_text("utf-8").splitlines())
+    ][:2_300]
+    for at in (4, 1_500, 2_200):
+        lines.insert(at, "{oops")
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    runs = {}
+    for jobs in ("1", "2"):
+        output = tmp_path / f"out{jobs}.jsonl"
+        code, _, err = cli(
+            "classify", "--input", str(source), "--output", str(output), "--jobs", jobs
+        )
+        problems = [line for line in err.splitlines() if line.startswith(f"{source}:")]
+        runs[jobs] = code, output.read_bytes(), problems, err
+    assert runs["1"][:3] == runs["2"][:3]
+    code, answers, problems, err = runs["2"]
+    assert code == 1 and problems == [
+        f"{source}:{n}: not valid JSON (Expecting property name "
+        f"enclosed in double quotes at column 2)"
+        for n in (5, 1501, 2201)
+    ]
+    assert len(answers.splitlines()) == 2_300
+    assert "2,300 of 2,303 lines classified" in err and "with 2 processes" in err
+
+
+def test_jobs_must_be_a_positive_number(cli, capsys):
+    with pytest.raises(SystemExit):
+        cli("classify", "--input", "x.jsonl", "--jobs", "0")
+    assert "a whole number of processes, 1 or more, not '0'" in capsys.readouterr().err
 
 
 def test_classify_text_is_readable(cli):

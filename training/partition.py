@@ -107,7 +107,7 @@ def score_batch(model, batch, kind: str) -> tuple[list[dict], list[tuple[int, st
 
 def parse_line(raw: bytes, number: int):
     """A JSONL line as `complaints classify` reads it; None for a blank line."""
-    from pettriage.classifier.commands import parse_line
+    from pettriage.classifier.jsonl import parse_line
 
     return parse_line(raw, number) if raw.strip() else None
 

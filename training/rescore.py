@@ -18,7 +18,7 @@ executors is `partition.py`.
   value by value in Python (0.9 s for 5,000 answers, against 0.08 s for
   `pyarrow.RecordBatch.from_pylist` of the same dicts); it also warns that it does not support
   pandas 3 yet, and failed here on a pandas 3 string column that Arrow held in chunks.
-- **Lines are validated as the CLI does** (`classifier.commands.parse_line`, on each line's raw
+- **Lines are validated as the CLI does** (`classifier.jsonl.parse_line`, on each line's raw
   bytes): a line that is not UTF-8 or not JSON, an empty text, an unknown channel are reported as
   `IN:LINE: what is wrong` and left out, and a line without an id gets `line-N`. So JSONL is
   read as numbered raw lines, not with Spark's JSON reader. Parquet rows are numbered in reading

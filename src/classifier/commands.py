@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .jsonl import classify_file, lone_surrogate
 from .labels import CATEGORY_NAMES_RU, CHANNELS
-from .records import InvalidInput, Message, message_from_dict, message_of, parse_received_at
+from .records import InvalidInput, message_from_dict, message_of, parse_received_at
 
 
 class Commands(Protocol):
@@ -39,6 +39,12 @@ class Context:
     load_model: Callable[[Path | None], object]  # a model file, or None for the champion
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of processes, 1 or more, not {value!r}")
+    return int(value)
+
+
 def add_commands(cli: Commands, context: Context) -> None:
     classify = cli.command("classify", "classify messages")
     source = classify.add_mutually_exclusive_group(required=True)
@@ -47,6 +53,12 @@ def add_commands(cli: Commands, context: Context) -> None:
     classify.add_argument("--channel", choices=CHANNELS, help="channel of --text")
     classify.add_argument("--output", type=Path, help="JSONL answers (default: standard output)")
     classify.add_argument("--model", type=Path, help="model file (default: the champion)")
+    classify.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        help="with --input: processes that classify (default 1; each takes one core)",
+    )
     classify.set_defaults(handler=lambda args: cmd_classify(args, context))
 
     evaluate = cli.command(
@@ -93,52 +105,6 @@ def add_commands(cli: Commands, context: Context) -> None:
 
 
 # -- classify / evaluate ------------------------------------------------------------------------
-def read_messages(path: Path) -> Iterator[tuple[int, Message | InvalidInput]]:
-    """(line number, message or what is wrong with the line) for each line that is not blank.
-    Lines are read as bytes and decoded one by one, so a line that is not UTF-8 is reported
-    alone instead of stopping the whole file."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield number, parse_line(raw, number)
-
-
-def parse_line(raw: bytes, number: int) -> Message | InvalidInput:
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return InvalidInput(
-            f"not UTF-8: byte 0x{raw[error.start]:02x} at byte {error.start + 1} of the line "
-            f"({error.reason}); save the file as UTF-8"
-        )
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
-        return InvalidInput(f"not valid JSON ({error.msg} at column {error.colno})")
-    try:
-        message = message_from_dict(data)
-    except InvalidInput as error:
-        return error
-    # JSON may spell half of a surrogate pair (`"\ud83d"`): a string no UTF-8 output can hold.
-    for field, value in (("id", message.id), ("text", message.text)):
-        if problem := lone_surrogate(value):
-            return InvalidInput(f"field '{field}' holds {problem}")
-    return message if message.id else replace(message, id=f"line-{number}")
-
-
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def lone_surrogate(value: str | None) -> str | None:
-    found = _SURROGATE.search(value) if value else None
-    if found is None:
-        return None
-    return (
-        f"a lone surrogate (\\u{ord(found[0]):04x} at character {found.start() + 1}); "
-        "a character beyond U+FFFF is written as a pair, e.g. \\ud83d\\udc31"
-    )
-
-
 def cmd_classify(args, context: Context) -> int:
     model = context.load_model(args.model)
     if args.text is not None:
@@ -152,20 +118,24 @@ def cmd_classify(args, context: Context) -> int:
             return 1
         print(readable(model.map([message])[0]))
         return 0
-    parsed = list(read_messages(args.input))
-    bad = [(n, e) for n, e in parsed if isinstance(e, InvalidInput)]
-    for number, error in bad:
-        print(f"{args.input}:{number}: {error}", file=sys.stderr)
-    good = [m for _, m in parsed if isinstance(m, Message)]
-    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    bad = 0
+
+    def report(number: int, problem: str) -> None:
+        nonlocal bad
+        bad += 1
+        print(f"{args.input}:{number}: {problem}", file=sys.stderr)
+
+    sink = args.output.open("wb") if args.output else sys.stdout.buffer
     try:
-        for decision in model.map(good):
-            out.write(json.dumps(decision.as_dict(), ensure_ascii=False) + "\n")
+        run = classify_file(model, args.input, sink, report, args.jobs)
     finally:
         if args.output:
-            out.close()
+            sink.close()
+        else:
+            sink.flush()
     if bad:
-        print(f"{len(bad)} of {len(parsed)} lines were not classified", file=sys.stderr)
+        print(f"{bad} of {run.lines} lines were not classified", file=sys.stderr)
+    print(run.summary(), file=sys.stderr)
     return 1 if bad else 0
 
 
