@@ -1,5 +1,7 @@
 """Behavioural tests of the trained model: what a quality team expects whatever the weights."""
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -127,3 +129,27 @@ def test_safety_check_decides_as_its_debug_view():
         override = rules.check(item)
         expected = (fired.rule, fired.matched) if fired else None
         assert ((override.rule, override.matched) if override else None) == expected, item.text
+
+
+def test_a_batch_runs_without_the_cycle_collector_and_gives_it_back(model):
+    """A batch of 300 messages makes far more than 700 objects, which would wake the collector
+    dozens of times; paused, it runs at most once, when it is resumed with the batch's objects
+    due, and it is on again afterwards (and off if it was off)."""
+    batch = [Message(r["text"]) for r in load_corpus(CORPUS)[:300]]
+    collections = []
+
+    def count(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        assert gc.isenabled()
+        model.map(batch)
+        assert len(collections) <= 1 and gc.isenabled()
+        gc.disable()
+        model.map(batch[:5])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.callbacks.remove(count)

@@ -12,7 +12,9 @@ decision and the explanations all read the same features and stacked head weight
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
@@ -32,6 +34,23 @@ WARM_UP_TEXT = "Сабака не дышит с 9:30 — что делать?! �
 # The fifth head, beside the guide's four: is the message about this service at all.
 DOMAIN = "in_domain"
 DOMAIN_LABELS = ("false", "true")
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused for one batch. A batch makes hundreds of thousands of
+    small tuples, lists and dicts, none of them in a cycle (reference counting frees them), and
+    the collector, woken every 700 new objects, walked the live ones again each time: a fifth
+    of a batch's time, four fifths of assembling tokens. Cycles made meanwhile are collected
+    after the batch. Process-wide, as the collector is: a batch in another thread may find it
+    paused, or see it resumed before it ends; either only moves when garbage is collected."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _labels(head: str) -> tuple[str, ...]:
@@ -168,6 +187,10 @@ class ComplaintClassifier:
         messages = list(messages)
         if not messages:
             return []
+        with _collector_paused():
+            return self._map(messages)
+
+    def _map(self, messages: list[Message]) -> list[Decision]:
         prepared = prepare([m.text for m in messages], [m.channel for m in messages])
         X = self.features.transform(prepared)
         proba = self.probabilities(X)
