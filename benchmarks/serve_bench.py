@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -156,6 +157,23 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def peak_mb(pids: list[int]) -> float:
+    """The largest peak resident memory (VmHWM) among these processes and their children: a
+    serving worker's, the supervisor of several being smaller."""
+    peak = 0.0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        peak = max(
+            peak, int(found[1]) / 1024 if found else 0.0, peak_mb([int(c) for c in children])
+        )
+    return peak
+
+
 def batch_latency(url: str, corpus: list[str], repeats: int = 3) -> float:
     body = {"messages": [{"text": t, "channel": "chat"} for t in corpus[:1000]]}
     timings = []
@@ -212,21 +230,24 @@ def main() -> None:
                     for n in args.in_flight
                 ]
                 batch = batch_latency(server.url, corpus)
+                peak = peak_mb(SERVER_PIDS)
             finally:
                 server.stop()
-        rows.append((workers, fixed, flat_out, batch))
+        rows.append((workers, fixed, flat_out, batch, peak))
     print(
         f"| workers | at {args.rate:.0f} req/s: p50 / p90 / p99 ms | failures | in flight | "
-        "max req/s | p99 ms there | CPU ms per request: server / client | batch of 1,000 s |"
+        "max req/s | p99 ms there | CPU ms per request: server / client | batch of 1,000 s | "
+        "worker peak MB |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for workers, fixed, flat_out, batch in rows:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for workers, fixed, flat_out, batch, peak in rows:
         failures = fixed["failures"] + sum(f["failures"] for f in flat_out)
         for n, f in zip(args.in_flight, flat_out, strict=True):
             print(
                 f"| {workers} | {fixed['p50']:.1f} / {fixed['p90']:.1f} / {fixed['p99']:.1f} | "
                 f"{failures} | {n} | {f['rps']:.0f} | {f['p99']:.1f} | "
-                f"{f['server_cpu_ms']:.2f} / {f['client_cpu_ms']:.2f} | {batch:.2f} |"
+                f"{f['server_cpu_ms']:.2f} / {f['client_cpu_ms']:.2f} | {batch:.2f} | "
+                f"{peak:.0f} |"
             )
 
 
