@@ -102,11 +102,13 @@ test-fast: install
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m unit -q
 
-# Side by side with fastText and spaCy's textcat, then the service under load, then the archive
-# re-scored on Spark local[1] and local[2] against the CLI (several minutes).
+# Side by side with fastText and spaCy's textcat, the pipeline's own figures (CLI, cold start,
+# latency; `--callgrind` adds instruction counts), then the service under load, then the
+# archive re-scored on Spark local[1] and local[2] against the CLI (several minutes).
 bench: model java
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,spark]'
 	$(BIN)/python benchmarks/peers.py --markdown benchmarks/peers.md --chart benchmarks/peers.png
+	$(BIN)/python benchmarks/pipeline_bench.py
 	$(BIN)/python benchmarks/serve_bench.py
 	$(BIN)/python benchmarks/rescore_bench.py
 
