@@ -99,7 +99,8 @@ class ComplaintClassifier:
         head_params: dict | None = None,
         thresholds: ReviewThresholds = ReviewThresholds(),
     ) -> ComplaintClassifier:
-        prepared = prepare([r["text"] for r in records], [r["channel"] for r in records])
+        with _collector_paused():
+            prepared = prepare([r["text"] for r in records], [r["channel"] for r in records])
         features = FeatureBuilder(**(feature_params or {})).fit(prepared)
         X = features.transform(prepared)
         targets = head_labels_of(records)
