@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,35 @@ def test_format_1_folder_is_told_to_retrain(tmp_path):
         with pytest.raises(artifact.ArtifactError, match="format_version=1, a pickle") as error:
             attempt()
         assert error.value.reason.startswith("was saved in format 1")
+
+
+def test_a_serving_worker_imports_no_training_library(home, tmp_path):
+    """scikit-learn, imported through the registry's corpus loader, metrics and split, was
+    120 MB of every worker's 540 MB peak. (pandas and pyarrow stay: MLflow's client imports
+    them, and the worker asks the registry for the champion's SHA-256.)"""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from fastapi.testclient import TestClient\n"
+        "from pettriage.api.main import create_app\n"
+        "from tests.servers import classify, settings_for\n"
+        f"settings = settings_for(Path({str(home)!r}), 'sqlite:///{tmp_path / 'w.db'}')\n"
+        "with TestClient(create_app(settings)) as client:\n"
+        "    assert classify(client, 'кот не дышит').status_code == 200\n"
+        "heavy = {'sklearn', 'matplotlib', 'cleanlab'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
 
 
 def test_champion_pointer(tmp_path, small_model):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sklearn.model_selection import train_test_split
-
 
 def make_test_ids(records: list[dict], seed: int, test_size: float) -> list[str]:
+    # Imported here: the service imports this module through the registry, and scikit-learn
+    # brings pandas and pyarrow into every worker (classifier/metrics.py).
+    from sklearn.model_selection import train_test_split
+
     ids = [r["id"] for r in records]
     strata = [r["category"] for r in records]
     _, test = train_test_split(ids, test_size=test_size, random_state=seed, stratify=strata)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from .labels import HEAD_LABELS, HEADS
 from .records import head_labels_of
@@ -28,6 +27,10 @@ def expected_calibration_error(proba: np.ndarray, y_index: np.ndarray, bins: int
 def head_report(
     head: str, y_true: Sequence[str], y_pred: Sequence[str], proba: np.ndarray | None = None
 ) -> dict:
+    # Imported here: the service imports this module (the registry's promotion gate) and
+    # scikit-learn would bring pandas and pyarrow into every worker.
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
     labels = list(HEAD_LABELS[head])
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0

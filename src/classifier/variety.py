@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from .lemmatize import lemmatize_many, tokenize
 from .normalize import normalize
@@ -40,9 +39,18 @@ GREETINGS = (
 )
 
 
+def _shingles():
+    """Character 5-gram sets. scikit-learn is imported here, not with the module: the service
+    imports this module (through the corpus loader) and scikit-learn with pandas and pyarrow
+    behind it were 170 MB of every worker."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
+
+
 def near_duplicates(texts: list[str], threshold: float = NEAR_DUPLICATE_JACCARD):
     """Index pairs whose character 5-gram shingle sets have Jaccard ≥ threshold."""
-    shingles = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
+    shingles = _shingles()
     X = shingles.fit_transform(texts).astype(np.float32)
     sizes = np.asarray(X.sum(axis=1)).ravel()
     shared = (X @ X.T).tocoo()
@@ -60,7 +68,7 @@ def near_duplicates_between(
     as `near_duplicates`, for a few new texts against a corpus."""
     if not new or not texts:
         return []
-    shingles = CountVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, lowercase=False)
+    shingles = _shingles()
     try:
         X = shingles.fit_transform(new + texts).astype(np.float32)
     except ValueError:  # every text shorter than a shingle
