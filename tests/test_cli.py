@@ -75,6 +75,34 @@ def test_several_processes_answer_as_one(cli, tmp_path):
     assert "2,300 of 2,303 lines classified" in err and "with 2 processes" in err
 
 
+def test_a_failed_run_leaves_earlier_answers_as_they_were(cli, tmp_path):
+    output = tmp_path / "answers.jsonl"
+    output.write_text('{"id": "earlier"}\n', encoding="utf-8")
+    code, _, err = cli(
+        "classify", "--input", str(tmp_path / "missing.jsonl"), "--output", str(output)
+    )
+    assert code == 1 and "missing.jsonl" in err
+    assert output.read_text(encoding="utf-8") == '{"id": "earlier"}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["answers.jsonl"]  # no scratch file left
+
+
+def test_the_input_may_be_the_output(cli, tmp_path):
+    source = tmp_path / "messages.jsonl"
+    source.write_text('{"id": "a", "text": "кот не ест второй день"}\n', encoding="utf-8")
+    code, _, _ = cli("classify", "--input", str(source), "--output", str(source))
+    [answer] = [json.loads(line) for line in source.read_text("utf-8").splitlines()]
+    assert code == 0 and answer["id"] == "a" and "category" in answer
+    assert source.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_jobs_must_be_a_positive_number(cli, capsys):
     with pytest.raises(SystemExit):
         cli("classify", "--input", "x.jsonl", "--jobs", "0")

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from .jsonl import classify_file, lone_surrogate
 from .labels import CATEGORY_NAMES_RU, CHANNELS
@@ -125,18 +128,34 @@ def cmd_classify(args, context: Context) -> int:
         bad += 1
         print(f"{args.input}:{number}: {problem}", file=sys.stderr)
 
-    sink = args.output.open("wb") if args.output else sys.stdout.buffer
-    try:
-        run = classify_file(model, args.input, sink, report, args.jobs)
-    finally:
-        if args.output:
-            sink.close()
-        else:
-            sink.flush()
+    if args.output:
+        with replaced_at_the_end(args.output) as sink:
+            run = classify_file(model, args.input, sink, report, args.jobs)
+    else:
+        run = classify_file(model, args.input, sys.stdout.buffer, report, args.jobs)
+        sys.stdout.buffer.flush()
     if bad:
         print(f"{bad} of {run.lines} lines were not classified", file=sys.stderr)
     print(run.summary(), file=sys.stderr)
     return 1 if bad else 0
+
+
+@contextmanager
+def replaced_at_the_end(path: Path) -> Iterator[BinaryIO]:
+    """A file written beside `path` and renamed over it once complete: a run that fails (an
+    input that is missing or unreadable, a stopped run) leaves an earlier file of answers as
+    it was, and the input may be the output."""
+    fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            yield sink
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(scratch, 0o666 & ~umask)  # as `open` would have made it, not mkstemp's 0600
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
 
 
 def readable(decision) -> str:
