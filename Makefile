@@ -108,7 +108,7 @@ test-fast: install
 bench: model java
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,spark]'
 	$(BIN)/python benchmarks/peers.py --markdown benchmarks/peers.md --chart benchmarks/peers.png
-	$(BIN)/python benchmarks/pipeline_bench.py
+	$(BIN)/python benchmarks/pipeline_bench.py --markdown benchmarks/pipeline.md
 	$(BIN)/python benchmarks/serve_bench.py
 	$(BIN)/python benchmarks/rescore_bench.py
 

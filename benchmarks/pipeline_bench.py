@@ -3,6 +3,7 @@ the batch and one-message paths in-process, the cold start, and (with --callgrin
 instructions each message costs.
 
     .venv/bin/python benchmarks/pipeline_bench.py [--model PATH] [--messages 10000] [--callgrind]
+        [--markdown benchmarks/pipeline.md]
 
 Messages are the texts of data/annotated and of ../shared/external (support messages, news
 excerpts, restaurant reviews, bank tweets; read here and never stored in the repo), shuffled and
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--callgrind", action="store_true", help="also count instructions")
     parser.add_argument("--callgrind-messages", type=int, default=300)
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args()
     model = args.model
     if model.is_dir():  # the champion of a models folder
@@ -173,9 +175,11 @@ def main() -> None:
         ),
         ("one message in-process, p50 / p99", f"{inside['p50']:.2f} / {inside['p99']:.2f} ms"),
     ]
-    print("| figure | measured |\n|---|---|")
-    for name, value in figures:
-        print(f"| {name} | {value} |")
+    table = "| figure | measured |\n|---|---|\n"
+    table += "".join(f"| {name} | {value} |\n" for name, value in figures)
+    print(table, end="")
+    if args.markdown:
+        args.markdown.write_text(table, encoding="utf-8")
 
 
 if __name__ == "__main__":
