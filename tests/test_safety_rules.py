@@ -701,3 +701,15 @@ def test_weekdays_and_seasons_date_the_event(rules, text, fires):
         assert found is not None, _describe(rules, text, fires)
     else:
         assert (found.rule if found else None) == fires, _describe(rules, text, fires)
+
+
+def test_the_typo_lookup_keeps_a_bounded_number_of_words():
+    """A service meets new unknown words for as long as it runs; the cache of their lookups
+    had no bound."""
+    from pettriage.classifier.phrases import LOOKUP_CACHE_SIZE, FuzzyLexicon
+
+    lexicon = FuzzyLexicon({"отравиться"})
+    for n in range(LOOKUP_CACHE_SIZE + 50):
+        lexicon.lookup(f"слово{n}")
+    assert lexicon.lookup("отравитса") == frozenset({"отравиться"})
+    assert FuzzyLexicon.lookup.cache_info().currsize <= LOOKUP_CACHE_SIZE

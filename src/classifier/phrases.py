@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property, lru_cache
 
 from .lemmatize import Token
 from .normalize import fold_yo
 
 FUZZY_MIN_LENGTH = 5
+LOOKUP_CACHE_SIZE = 100_000  # unknown words whose nearby trigger words are kept
 # A typo rarely changes the first letter, except between vowels people confuse («атравилась»).
 _CONFUSED_FIRST = ({"а", "о"}, {"е", "и"}, {"е", "э"})
 
@@ -70,7 +71,9 @@ class FuzzyLexicon:
                         by_deletion[key] = (*entries, entry)
         return by_deletion
 
-    @cache  # noqa: B019 - one lexicon per rules file, kept for the process
+    # Bounded: a service meets new unknown words (typos, names, Latin script) for as long as it
+    # runs, and an unbounded cache of them only grew.
+    @lru_cache(maxsize=LOOKUP_CACHE_SIZE)  # noqa: B019 - one lexicon per rules file
     def lookup(self, word: str) -> frozenset[str]:
         """Lemmas that have a form within one edit of `word`."""
         found = set()
