@@ -121,11 +121,8 @@ def cmd_classify(args, context: Context) -> int:
             return 1
         print(readable(model.map([message])[0]))
         return 0
-    bad = 0
 
     def report(number: int, problem: str) -> None:
-        nonlocal bad
-        bad += 1
         print(f"{args.input}:{number}: {problem}", file=sys.stderr)
 
     if args.output:
@@ -134,10 +131,10 @@ def cmd_classify(args, context: Context) -> int:
     else:
         run = classify_file(model, args.input, sys.stdout.buffer, report, args.jobs)
         sys.stdout.buffer.flush()
-    if bad:
-        print(f"{bad} of {run.lines} lines were not classified", file=sys.stderr)
+    if run.refused:
+        print(f"{run.refused} of {run.lines} lines were not classified", file=sys.stderr)
     print(run.summary(), file=sys.stderr)
-    return 1 if bad else 0
+    return 1 if run.refused else 0
 
 
 @contextmanager

@@ -106,6 +106,10 @@ class Run:
     seconds: float
     jobs: int
 
+    @property
+    def refused(self) -> int:
+        return self.lines - self.classified
+
     def summary(self) -> str:
         rate = self.classified / self.seconds if self.seconds else 0.0
         per = f", {rate / self.jobs:,.0f} per process" if self.jobs > 1 else ""
