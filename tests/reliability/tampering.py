@@ -52,26 +52,27 @@ def replace_with_matching_sidecar(path: Path, content: bytes) -> None:
     side.write_text(json.dumps(meta | {"sha256": hashlib.sha256(content).hexdigest()}))
 
 
-def invert_urgency(path: Path) -> None:
-    """A valid model file whose urgency head reads the evidence backwards, sidecar to match."""
+def _change_urgency_weights(path: Path, change) -> str:
+    """The model file rewritten with its urgency head's weights changed, sidecar to match; the
+    new file's SHA-256."""
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
-    arrays["heads.urgency.weights"] = -arrays["heads.urgency.weights"]
+    arrays["heads.urgency.weights"] = change(arrays["heads.urgency.weights"])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     replace_with_matching_sidecar(path, buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def invert_urgency(path: Path) -> None:
+    """A valid model file whose urgency head reads the evidence backwards, sidecar to match."""
+    _change_urgency_weights(path, lambda weights: -weights)
 
 
 def cut_a_head(path: Path) -> str:
     """A model file that loads but cannot classify (its urgency head one feature short, as a
     training bug could write it), sidecar to match; its SHA-256."""
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    arrays["heads.urgency.weights"] = arrays["heads.urgency.weights"][:-1]
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    replace_with_matching_sidecar(path, buffer.getvalue())
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+    return _change_urgency_weights(path, lambda weights: weights[:-1])
 
 
 def register_copy(settings: Settings, version: str, with_sha256: bool = True) -> str:
