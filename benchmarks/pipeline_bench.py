@@ -64,18 +64,26 @@ def measured(command: list[str], cores: str | None = None) -> tuple[float, float
     return wall, usage.ru_maxrss / 1024, err
 
 
-def cli_rate(model: Path, folder: Path, rows: list[dict], jobs: int) -> tuple[float, float]:
+def inputs(folder: Path, rows: list[dict]) -> dict[int, Path]:
+    """JSONL files of the first `STARTUP_LINES` messages and of all of them, by length."""
+    files = {}
+    for count in (STARTUP_LINES, len(rows)):
+        files[count] = folder / f"in-{count}.jsonl"
+        with files[count].open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[:count])
+    return files
+
+
+def cli_rate(model: Path, folder: Path, files: dict[int, Path], jobs: int) -> tuple[float, float]:
     """(messages/s beyond the start-up, peak MB) of `complaints classify --input`."""
     walls, peak = [], 0.0
-    for count in (STARTUP_LINES, len(rows)):
-        source = folder / f"in-{count}.jsonl"
-        with source.open("w", encoding="utf-8") as out:
-            out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[:count])
+    for source in files.values():
         command = [str(COMPLAINTS), "classify", "--input", str(source), "--model", str(model)]
         command += ["--output", str(folder / "out.jsonl"), "--jobs", str(jobs)]
         wall, peak, _ = measured(command, cores="0" if jobs == 1 else None)
         walls.append(wall)
-    return (len(rows) - STARTUP_LINES) / (walls[1] - walls[0]), peak
+    short, long = files
+    return (long - short) / (walls[1] - walls[0]), peak
 
 
 def in_process(model_path: Path, rows: list[dict]) -> dict:
@@ -151,8 +159,9 @@ def main() -> None:
     print(f"{len(rows):,} messages, model {model}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        one, one_mb = cli_rate(model, folder, rows, jobs=1)
-        two, two_mb = cli_rate(model, folder, rows, jobs=2)
+        files = inputs(folder, rows)
+        one, one_mb = cli_rate(model, folder, files, jobs=1)
+        two, two_mb = cli_rate(model, folder, files, jobs=2)
         cold, cold_mb = cold_start(model)
         figures = [
             ("CLI, JSONL in → JSONL out, one core", f"{one:,.0f} msg/s, peak {one_mb:.0f} MB"),

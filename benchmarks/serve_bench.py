@@ -143,17 +143,27 @@ async def closed_loop(port: int, corpus: list[bytes], concurrency: int, seconds:
 SERVER_PIDS: list[int] = []  # the server's process; its workers are found as its children
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU of these processes and their children, from /proc (Linux)."""
-    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+def process_tree(pids: list[int]) -> list[int]:
+    """These processes and all their children, from /proc (Linux); gone ones left out."""
+    found = []
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             continue
+        found += [pid, *process_tree([int(c) for c in children])]
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU of these processes and their children."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in process_tree(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
         total += (int(fields[11]) + int(fields[12])) / ticks
-        total += cpu_seconds([int(c) for c in children])
     return total
 
 
@@ -161,16 +171,13 @@ def peak_mb(pids: list[int]) -> float:
     """The largest peak resident memory (VmHWM) among these processes and their children: a
     serving worker's, the supervisor of several being smaller."""
     peak = 0.0
-    for pid in pids:
+    for pid in process_tree(pids):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             continue
         found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-        peak = max(
-            peak, int(found[1]) / 1024 if found else 0.0, peak_mb([int(c) for c in children])
-        )
+        peak = max(peak, int(found[1]) / 1024 if found else 0.0)
     return peak
 
 
