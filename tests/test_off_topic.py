@@ -43,9 +43,9 @@ def test_bank_and_telecom_tweets_fire_no_safety_rule(tweets):
     assert [d.override.rule for d in tweets if d.safety_fired] == []
 
 
-def test_bank_and_telecom_tweets_rarely_page(tweets):
-    """The goal (issue 13) is no `death` and no `critical`; today's bounds, as a ratchet: the
-    rest are news of a bank client dying and a joke about a dead turtle."""
+def test_bank_and_telecom_tweets_never_page(tweets):
+    """Issue 13's goal: no `death` and no `critical`. Before `about_another_business`, four
+    tweets broke it: news of a bank client dying, and a joke about a dead turtle."""
     deaths = [d for d in tweets if d.category == "death"]
     critical = [d for d in tweets if d.urgency == "critical"]
     FIGURES.append(
@@ -53,7 +53,7 @@ def test_bank_and_telecom_tweets_rarely_page(tweets):
         f"death {len(deaths)}, critical {len(critical)}, "
         f"not about us {sum(d.in_domain is False for d in tweets) / len(tweets):.1%}"
     )
-    assert len(deaths) <= 4 and len(critical) <= 1
+    assert deaths == [] and critical == [], [d.id for d in deaths + critical]
 
 
 def test_many_tweets_are_read_as_not_about_the_service(tweets):
@@ -81,7 +81,7 @@ def test_an_answer_without_review_follows_the_category_head(model):
     records = [json.loads(line) for line in CROSSCHECK.read_text("utf-8").splitlines() if line]
     texts = (
         [r["text"] for r in records]
-        + _texts(TWEETS)[:300]
+        + _texts(TWEETS)[:600]
         + ["кот чихает второй день после визита, это нормально?"]
     )
     checked = 0
@@ -120,3 +120,38 @@ def test_a_shared_word_is_ours_only_without_another_business(text, ours):
     from pettriage.classifier.lemmatize import analyze
 
     assert mentions_service(analyze(text)) is ours
+
+
+@pytest.mark.parametrize(
+    ("text", "elsewhere"),
+    [
+        ("В отделении ВТБ сегодня умер пенсионер, пока ждал своей очереди", True),
+        ("Мой хомяк и то быстрее грузит страницы, чем домашний интернет от Билайна", True),
+        ("Тинькофф заблокировал карту, а кредит платить завтра", True),
+        # a pet with the service's work or people is ours, whatever else is named
+        ("Собаку не выгуляли, а мне ещё кредит платить за эту подписку!", False),
+        ("Ситтер не пришла, дозвониться не могу, МТС опять не ловит", False),
+        # a jar is not a bank; the service's own tariffs and operators are not another business
+        ("Исполнитель разбил банку с кормом и не убрал", False),
+        ("кошке дали корм из синей банки, хотя в карточке другой", False),
+        ("почему вечерний тариф дороже? оператор не смог объяснить", False),
+    ],
+)
+def test_a_message_about_another_business_is_read_as_such(text, elsewhere):
+    from pettriage.classifier.domain import about_another_business
+    from pettriage.classifier.features import prepare
+
+    assert about_another_business(prepare([text])[0].tokens) is elsewhere
+
+
+def test_a_death_at_a_bank_is_not_a_hard_case_of_ours(model):
+    decision = model("В отделении ВТБ сегодня умер пенсионер, пока ждал своей очереди")
+    assert decision.in_domain is False
+    assert (decision.category, decision.is_hard) == ("other", False)
+    assert decision.urgency in {"normal", "low"}
+
+
+def test_a_pet_dying_while_the_owner_queued_at_a_bank_still_pages(model):
+    """The gate leaves a safety rule its say: a pet dying now, with the sitter there, pages."""
+    decision = model("Пока я стояла в очереди в Сбербанке, ситтер написала: кот не дышит!")
+    assert decision.in_domain is True and decision.urgency == "critical"

@@ -17,6 +17,8 @@ from .data import load_yaml, read
 from .lemmatize import Token
 
 UNSURE = 0.3  # an answer "not about us" with at least this in_domain probability goes to review
+# The review reason of a message read as not about us against its in_domain head
+ANOTHER_BUSINESS = "names another business and nothing of the service's work"
 
 
 @cache
@@ -25,6 +27,7 @@ def _groups() -> dict[str, frozenset[str]]:
 
 
 OWN = ("pets", "care", "service")  # words no other business uses so
+WORK = ("care", "service")  # the service's own work and people: visits, walks, feeding, sitters
 
 
 def mentions_service(tokens: Sequence[Token]) -> bool:
@@ -33,7 +36,32 @@ def mentions_service(tokens: Sequence[Token]) -> bool:
     groups = _groups()
     if any(any_word(tokens, groups[name]) for name in OWN):
         return True
-    return any_word(tokens, groups["shared"]) and not any_word(tokens, groups["other_business"])
+    return any_word(tokens, groups["shared"]) and not names_other_business(tokens)
+
+
+def names_other_business(tokens: Sequence[Token], words: frozenset[str] | None = None) -> bool:
+    """Whether the message names a bank, a phone operator or what they sell (`words`, by
+    default the whole `other_business` list). A form that is also an everyday word's («разбил
+    банку», «корм в синей банке»: a jar) does not count."""
+    groups = _groups()
+    words = groups["other_business"] if words is None else words
+    return any(
+        (t.lemma in words or t.text in words) and t.text not in groups["also_everyday"]
+        for t in tokens
+    )
+
+
+def about_another_business(tokens: Sequence[Token]) -> bool:
+    """Names another business and nothing of the service's work or people: about that business,
+    whatever else it says («черепаха мертва, и то живее, чем интернет от МТС»; «житель умер в
+    очереди в Сбербанке»). The guide's test — nothing about visits, executors or the service —
+    read strictly; a pet word alone does not make a complaint about an operator ours. The model
+    reads such a message as not about the service, whatever its in_domain head says."""
+    groups = _groups()
+    named = groups["other_business"] - groups["also_ours"]
+    return names_other_business(tokens, named) and not any(
+        any_word(tokens, groups[name]) for name in WORK
+    )
 
 
 def any_word(tokens: Sequence[Token], words: frozenset[str] | set[str]) -> bool:

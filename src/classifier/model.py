@@ -21,7 +21,7 @@ from itertools import pairwise
 import numpy as np
 
 from .decision import Decision, apply_override, decode, disagreement, head_results
-from .domain import UNSURE
+from .domain import ANOTHER_BUSINESS, UNSURE, about_another_business
 from .features import FeatureBuilder, prepare
 from .heads import LinearHead
 from .labels import CATEGORIES, HEAD_LABELS, HEADS, URGENCIES
@@ -195,7 +195,8 @@ class ComplaintClassifier:
         prepared = prepare([m.text for m in messages], [m.channel for m in messages])
         X = self.features.transform(prepared)
         proba = self.probabilities(X)
-        in_domain = proba[DOMAIN][:, 1] >= 0.5 if DOMAIN in proba else None
+        elsewhere = np.array([about_another_business(p.tokens) for p in prepared], dtype=bool)
+        in_domain = (proba[DOMAIN][:, 1] >= 0.5) & ~elsewhere if DOMAIN in proba else None
         categories, hards, urgencies = decode(
             proba["is_hard"],
             proba["category"],
@@ -218,6 +219,7 @@ class ComplaintClassifier:
             overrides or [None] * len(messages),
             [p.text if p.transliterated else None for p in prepared],
             in_domain,
+            elsewhere,
         )
 
     def __call__(self, text: str, channel: str | None = None) -> Decision:
@@ -231,7 +233,17 @@ class ComplaintClassifier:
         return self
 
     def _decide(
-        self, messages, X, proba, categories, hards, urgencies, overrides, read_as, in_domain
+        self,
+        messages,
+        X,
+        proba,
+        categories,
+        hards,
+        urgencies,
+        overrides,
+        read_as,
+        in_domain,
+        elsewhere,
     ):
         """The decisions of a batch: what can be computed for all rows at once is, and the
         per-message loop only assembles."""
@@ -275,6 +287,8 @@ class ComplaintClassifier:
                 why = [f"unsure it is about the service ({p_domain[i]:.2f})"] * (
                     p_domain[i] >= UNSURE
                 )
+                if elsewhere[i] and p_domain[i] >= 0.5:
+                    why = [f"{ANOTHER_BUSINESS} (in_domain head {p_domain[i]:.2f})"]
             else:
                 why = list(reasons[i])
                 if override is None and (
