@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from pettriage.classifier.callers import SIDES, named_caller
 from pettriage.classifier.dataset import load_corpus
 from pettriage.classifier.domain import mentions_service
 from pettriage.classifier.features import FeatureBuilder, prepare
@@ -51,6 +52,16 @@ def _no_service_word(builder, items) -> sp.csr_matrix:
     return sp.csr_matrix(np.array(column, dtype=np.float32)[:, None] * builder.domain_weight)
 
 
+def _named_caller(builder, items) -> sp.csr_matrix:
+    """The caller columns, written plainly: the weight in the named side's column of a call note."""
+    columns = np.zeros((len(items), len(SIDES)), dtype=np.float32)
+    for row, item in enumerate(items):
+        side = named_caller(item.tokens)
+        if item.channel == "call_note" and side:
+            columns[row, SIDES.index(side)] = builder.caller_weight
+    return sp.csr_matrix(columns)
+
+
 def test_fast_features_equal_scikit_learns():
     records = load_corpus(CORPUS)[::5]
     items = prepare(
@@ -65,6 +76,7 @@ def test_fast_features_equal_scikit_learns():
             builder.chars_.transform(items) * builder.char_weight,
             builder._channels(items),
             _no_service_word(builder, items),
+            _named_caller(builder, items),
         ],
         format="csr",
     )
@@ -90,6 +102,7 @@ def test_fast_features_equal_scikit_learns_at_the_edges(texts):
             builder.chars_.transform(items) * builder.char_weight,
             builder._channels(items),
             _no_service_word(builder, items),
+            _named_caller(builder, items),
         ],
         format="csr",
     )

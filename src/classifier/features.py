@@ -1,7 +1,8 @@
 """Features computed once per message and shared by every head.
 
-Three blocks side by side: TF-IDF over lemma 1–2-grams (what was said), TF-IDF over character
-2–5-grams inside word boundaries (robust to typos such as «атравилась»), and the channel.
+Blocks side by side: TF-IDF over lemma 1–2-grams (what was said), TF-IDF over character
+2–5-grams inside word boundaries (robust to typos such as «атравилась»), the channel, and two
+flags: no word of the service (`domain`), and who a call note names as the caller (`callers`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from itertools import chain, pairwise, repeat
 import numpy as np
 import scipy.sparse as sp
 
+from .callers import SIDES, named_caller
 from .domain import mentions_service
 from .labels import CHANNELS
 from .lemmatize import Token, analyze_many
 from .normalize import normalize
 from .translit import read_back
+from .vocabulary import FittedVocabulary, terms_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,13 @@ def _side_by_side(n_docs: int, blocks: list[tuple], widths: list[int]) -> sp.csr
     return sp.csr_matrix((data[order], columns[order], indptr), shape=(n_docs, sum(widths)))
 
 
+def _flags(cells: list[tuple[int, int]], weight: float) -> tuple[np.ndarray, ...]:
+    """(row, column, value) entries of a block of flags: `weight` in each (row, column) cell,
+    `cells` in row order."""
+    table = np.array(cells, dtype=np.int64).reshape(-1, 2)
+    return table[:, 0], table[:, 1], np.full(len(table), weight, dtype=np.float32)
+
+
 def _occurrences(lengths: list[int], index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(document number, feature index) of every occurrence found in the vocabulary, from the
     indices of all documents one after another (-1 for a miss) and each document's count."""
@@ -126,6 +136,7 @@ class FeatureBuilder:
         char_weight: float = 1.0,
         channel_weight: float = 0.5,
         domain_weight: float = 1.0,
+        caller_weight: float = 1.0,
     ):
         self.word_min_df = word_min_df
         self.char_ngram_range = char_ngram_range
@@ -136,6 +147,9 @@ class FeatureBuilder:
         # One column, set when the message has no word of the service (`domain`): lets every
         # head learn that a complaint about a bank is not ours. 0: no such column.
         self.domain_weight = domain_weight
+        # Two columns, for a call note whose first named person is an executor or a client
+        # (`callers`): the reporter of a retold call. 0: no such columns.
+        self.caller_weight = caller_weight
 
     def get_params(self) -> dict:
         """The constructor's parameters, as scikit-learn's estimators give them."""
@@ -173,10 +187,10 @@ class FeatureBuilder:
         return sp.csr_matrix((data, (rows, columns)), shape=(len(items), len(CHANNELS)))
 
     def _channel_entries(self, items: list[Prepared]) -> tuple[np.ndarray, ...]:
-        rows = [row for row, item in enumerate(items) if item.channel in CHANNELS]
-        columns = [CHANNELS.index(items[row].channel) for row in rows]
-        data = np.full(len(rows), self.channel_weight, dtype=np.float32)
-        return np.array(rows, dtype=np.int64), np.array(columns, dtype=np.int64), data
+        cells = [
+            (r, CHANNELS.index(i.channel)) for r, i in enumerate(items) if i.channel in CHANNELS
+        ]
+        return _flags(cells, self.channel_weight)
 
     def transform(self, items: list[Prepared]) -> sp.csr_matrix:
         """The same matrix scikit-learn's vectorizers give (tested), built faster: every
@@ -196,12 +210,18 @@ class FeatureBuilder:
         if self.domain_weight:
             blocks.append(self._domain_entries(items))
             widths.append(1)
+        if self.caller_weight:
+            blocks.append(self._caller_entries(items))
+            widths.append(len(SIDES))
         return _side_by_side(n, blocks, widths)
 
+    def _caller_entries(self, items: list[Prepared]) -> tuple[np.ndarray, ...]:
+        sides = [named_caller(i.tokens) if i.channel == "call_note" else None for i in items]
+        return _flags([(r, SIDES.index(s)) for r, s in enumerate(sides) if s], self.caller_weight)
+
     def _domain_entries(self, items: list[Prepared]) -> tuple[np.ndarray, ...]:
-        rows = [row for row, item in enumerate(items) if not mentions_service(item.tokens)]
-        data = np.full(len(rows), self.domain_weight, dtype=np.float32)
-        return np.array(rows, dtype=np.int64), np.zeros(len(rows), dtype=np.int64), data
+        cells = [(r, 0) for r, i in enumerate(items) if not mentions_service(i.tokens)]
+        return _flags(cells, self.domain_weight)
 
     def _word_occurrences(self, items: list[Prepared]) -> tuple[np.ndarray, np.ndarray]:
         get, grams, lengths = self.words_.vocabulary_.get, [], []
@@ -244,9 +264,9 @@ class FeatureBuilder:
         """(JSON-able values, arrays): everything `transform` and the explanations read."""
         params = self.get_params() | {"char_ngram_range": list(self.char_ngram_range)}
         arrays = {
-            "word_terms": _terms(self.words_.vocabulary_),
+            "word_terms": terms_of(self.words_.vocabulary_),
             "word_idf": np.asarray(self.words_.idf_),
-            "char_terms": _terms(self.chars_.vocabulary_),
+            "char_terms": terms_of(self.chars_.vocabulary_),
             "char_idf": np.asarray(self.chars_.idf_),
         }
         return {"params": params}, arrays
@@ -255,7 +275,8 @@ class FeatureBuilder:
     def from_fitted_state(cls, state: dict, arrays: dict[str, np.ndarray]) -> FeatureBuilder:
         """The fitted builder again, without a scikit-learn object (fitting needs them,
         transforming does not)."""
-        params = {"domain_weight": 0.0} | state["params"]  # files from before the column
+        # files from before the domain and caller columns
+        params = {"domain_weight": 0.0, "caller_weight": 0.0} | state["params"]
         builder = cls(**params | {"char_ngram_range": tuple(params["char_ngram_range"])})
         builder.words_ = FittedVocabulary.from_terms(arrays["word_terms"], arrays["word_idf"])
         builder.chars_ = FittedVocabulary.from_terms(arrays["char_terms"], arrays["char_idf"])
@@ -266,30 +287,4 @@ class FeatureBuilder:
 
 
 PARAMS = ("word_min_df", "char_ngram_range", "char_min_df", "char_max_features")
-PARAMS += ("char_weight", "channel_weight", "domain_weight")
-
-
-@dataclass(frozen=True, slots=True)
-class FittedVocabulary:
-    """What `FeatureBuilder.transform` reads of a fitted TfidfVectorizer, under the same names:
-    n-gram → column, and the IDF weights."""
-
-    vocabulary_: dict[str, int]
-    idf_: np.ndarray
-
-    @classmethod
-    def from_terms(cls, terms: np.ndarray, idf: np.ndarray) -> FittedVocabulary:
-        if len(terms) != len(idf):
-            raise ValueError(f"Expected one IDF weight per n-gram, got {len(idf)} for {len(terms)}")
-        return cls(dict(zip(terms.tolist(), range(len(terms)), strict=True)), idf)
-
-
-def _terms(vocabulary: dict[str, int]) -> np.ndarray:
-    """A vocabulary's n-grams in column order, as a numpy unicode array."""
-    ordered = sorted(vocabulary, key=vocabulary.__getitem__)
-    if [vocabulary[t] for t in ordered] != list(range(len(ordered))):
-        raise ValueError("Expected a vocabulary numbering its columns 0…n-1")
-    terms = np.array(ordered, dtype=str)
-    if terms.tolist() != ordered:  # numpy drops trailing NUL characters
-        raise ValueError("A vocabulary n-gram ends in a NUL character and cannot be stored")
-    return terms
+PARAMS += ("char_weight", "channel_weight", "domain_weight", "caller_weight")
