@@ -126,3 +126,17 @@ def test_data_hash_ignores_order():
 def test_the_real_corpus_passes_the_check():
     result = check_corpus(CORPUS)
     assert result.ok, result.problems[:20]
+
+
+def test_the_opening_check_reads_a_fixed_number_of_messages():
+    """Ordinary openings meet one of their own more often in a bigger corpus; the limit reads
+    the share among `OPENING_SAMPLE` messages drawn at random, so size alone does not fail it,
+    while a corpus where most messages open alike still does."""
+    from pettriage.classifier.variety import OPENING_SAMPLE, shared_opening_sampled
+
+    size = OPENING_SAMPLE
+    pairs = [(f"w{i % (5 * size)}", "a", "b") for i in range(10 * size)]  # each opening twice
+    assert shared_opening_sampled(pairs[:size]) == pytest.approx(0.0)
+    assert shared_opening_sampled(pairs) < 0.2  # every message shares its opening with one other
+    templated = [("ситтер", "не", "пришел")] * size + pairs[:size]
+    assert shared_opening_sampled(templated) > 0.4

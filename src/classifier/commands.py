@@ -242,6 +242,7 @@ def cmd_evaluate_by_writer(args, context: Context) -> int:
 # -- data ---------------------------------------------------------------------------------------
 def cmd_data_check(args, context: Context) -> int:
     from .dataset import check_corpus, counts_table, writers_table
+    from .variety import OPENING_SAMPLE
 
     directory = args.dir or context.data
     result = check_corpus(directory)
@@ -254,7 +255,8 @@ def cmd_data_check(args, context: Context) -> int:
     if v:
         print(
             f"  distinct lemmas per 1,000 tokens: {v['distinct_lemmas_per_1000_tokens']:.1f}; "
-            f"messages sharing their first three words: {v['shared_opening_share']:.1%}"
+            f"messages sharing their first three words: {v['shared_opening_share']:.1%} "
+            f"({v['shared_opening_sampled']:.1%} among {OPENING_SAMPLE:,} drawn at random)"
         )
     if result.writers:
         print("\n" + writers_table(result.writers))

@@ -16,7 +16,7 @@ from pathlib import Path
 from .labels import CATEGORIES, CHANNELS, HARD_CATEGORIES
 from .normalize import normalize
 from .records import record_problems
-from .variety import figures_by_writer, near_duplicates, variety_figures
+from .variety import OPENING_SAMPLE, figures_by_writer, near_duplicates, variety_figures
 
 
 @dataclass(frozen=True)
@@ -244,10 +244,11 @@ def check_corpus(directory: Path | str, minimums: Minimums = Minimums()) -> Chec
     result.writers = figures_by_writer(
         [r["writer"] for r in records], [r["text"] for r in records], near
     )
-    if result.variety["shared_opening_share"] > minimums.max_shared_opening_share:
+    if result.variety["shared_opening_sampled"] > minimums.max_shared_opening_share:
         result.problems.append(
-            f"corpus: {result.variety['shared_opening_share']:.1%} of messages share their first "
-            f"three words with another, expected under {minimums.max_shared_opening_share:.0%}"
+            f"corpus: among {OPENING_SAMPLE:,} of its messages drawn at random, "
+            f"{result.variety['shared_opening_sampled']:.1%} share their first three words "
+            f"with another, expected under {minimums.max_shared_opening_share:.0%}"
         )
     return result
 
