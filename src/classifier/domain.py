@@ -5,7 +5,9 @@ by one writer; alone, it read most bank and phone-operator tweets as ours. The g
 plainer — a message with nothing about pets, visits, executors or the service is not a hard case
 of this service — so whether a message has any of these words is a feature column
 (`FeatureBuilder.domain_weight`) that every head learns from. It is a feature, not a gate: a
-one-star review with no such word («грубиян, не рекомендую») is still ours.
+one-star review with no such word («грубиян, не рекомендую») is still ours. The one gate is
+narrower (`about_another_business`): a message that names a bank or an operator and nothing of
+the service's work or people is read as not about us, whatever the head says.
 """
 
 from __future__ import annotations

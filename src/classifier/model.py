@@ -195,8 +195,10 @@ class ComplaintClassifier:
         prepared = prepare([m.text for m in messages], [m.channel for m in messages])
         X = self.features.transform(prepared)
         proba = self.probabilities(X)
-        elsewhere = np.array([about_another_business(p.tokens) for p in prepared], dtype=bool)
-        in_domain = (proba[DOMAIN][:, 1] >= 0.5) & ~elsewhere if DOMAIN in proba else None
+        in_domain = elsewhere = None
+        if DOMAIN in proba:
+            elsewhere = np.array([about_another_business(p.tokens) for p in prepared], dtype=bool)
+            in_domain = (proba[DOMAIN][:, 1] >= 0.5) & ~elsewhere
         categories, hards, urgencies = decode(
             proba["is_hard"],
             proba["category"],
