@@ -30,9 +30,13 @@ def test_the_caller_is_the_first_person_a_note_names(note, side):
     assert named_caller(prepare([note])[0].tokens) == side
 
 
-def test_only_a_call_note_gets_the_caller_columns():
+@pytest.fixture(scope="module")
+def builder():
     records = load_corpus(CORPUS)[::9]
-    builder = FeatureBuilder().fit(prepare([r["text"] for r in records]))
+    return FeatureBuilder().fit(prepare([r["text"] for r in records]))
+
+
+def test_only_a_call_note_gets_the_caller_columns(builder):
     text = "Ситтер Арина звонила: клиентка не оставила ключи"
     note, chat = prepare([text, text], ["call_note", "chat"])
     columns = slice(-2, None)
@@ -40,9 +44,7 @@ def test_only_a_call_note_gets_the_caller_columns():
     assert builder.transform([chat])[:, columns].toarray().tolist() == [[0.0, 0.0]]
 
 
-def test_a_model_file_from_before_the_columns_reads_without_them():
-    records = load_corpus(CORPUS)[::9]
-    builder = FeatureBuilder().fit(prepare([r["text"] for r in records]))
+def test_a_model_file_from_before_the_columns_reads_without_them(builder):
     state, arrays = builder.fitted_state()
     del state["params"]["caller_weight"]
     old = FeatureBuilder.from_fitted_state(state, arrays)

@@ -60,10 +60,16 @@ def about_another_business(tokens: Sequence[Token]) -> bool:
     read strictly; a pet word alone does not make a complaint about an operator ours. The model
     reads such a message as not about the service, whatever its in_domain head says."""
     groups = _groups()
-    named = groups["other_business"] - groups["also_ours"]
-    return names_other_business(tokens, named) and not any(
+    return names_other_business(tokens, _only_theirs()) and not any(
         any_word(tokens, groups[name]) for name in WORK
     )
+
+
+@cache
+def _only_theirs() -> frozenset[str]:
+    """The other businesses' words this service does not use too: once, not per message."""
+    groups = _groups()
+    return groups["other_business"] - groups["also_ours"]
 
 
 def any_word(tokens: Sequence[Token], words: frozenset[str] | set[str]) -> bool:
