@@ -93,9 +93,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# Two workers, each taking whole files (module fixtures start their servers once).
+# Two workers, each taking whole files (module fixtures start their servers once), the longest
+# files first (tests/conftest.py, LONGEST_FIRST).
 test: install browser imap compose java check-data lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The inner loop: the unit tier only (no training, no server, no browser), well under a minute.
 test-fast: install

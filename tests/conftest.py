@@ -240,17 +240,21 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(line)
 
 
-# The files that take longest start first, so that with `pytest -n 2 --dist loadfile` neither
-# worker is left with a long one at the end while the other idles.
+# The files that take longest start first, so that with `pytest -n 2 --dist loadfile
+# --no-loadscope-reorder` (`make test`) neither worker is left with a long one at the end while the
+# other idles. Without `--no-loadscope-reorder`, pytest-xdist ≥ 3.7 orders files by their number
+# of tests instead, and the longest (one test each) came last: 75 s of one worker idle.
+# Ordered by their time on a quiet machine (session 30), longest first.
 LONGEST_FIRST = (
-    "test_scale_out.py",
     "test_quality_loop.py",
+    "test_scale_out.py",
+    "test_mailbox.py",
     "test_live_server.py",
     "test_models_page.py",
-    "test_mailbox.py",
-    "test_api.py",
-    "test_webhooks.py",
     "test_rescore.py",
+    "test_review_page.py",
+    "test_webhooks.py",
+    "test_api.py",
 )
 
 

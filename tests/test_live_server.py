@@ -22,10 +22,13 @@ ROUTER = {"X-API-Key": "k-router"}
 @pytest.fixture
 def second_version(trained, settings):
     """A second registered version made champion in the registry only (not yet served);
-    the champion is put back afterwards for the other tests."""
+    the champion is put back afterwards for the other tests. What it answers does not matter
+    here, only that it is another version: an eighth of the corpus trains it in seconds."""
+    from pettriage.classifier.dataset import load_corpus
     from pettriage.training.train import train
 
-    result = train(settings, folds=2, note="second version for the reload test")
+    records = load_corpus(settings.paths.data)[::8]
+    result = train(settings, folds=2, records=records, note="second version for the reload test")
     client = MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, result.version)
     yield result.version

@@ -85,7 +85,9 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         mlflow_tracking_uri=None,
         train_folds=2,
     )
-    first = train(settings)
+    # v1 reads half the corpus (and trains in half the time); v2, retrained from the page,
+    # reads all of it and so has a margin over v1 at the gate.
+    first = train(settings, records=load_corpus(data)[::2])
     assert first.version == "1" and first.champion
 
     server = LiveServer(
@@ -167,8 +169,8 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(
         assert client.get_run(run_id).data.tags["corrections_in_training"] == "1"
 
         # 5. a deliberately worse candidate is refused, and the champion stays
-        # A third of the corpus is enough for a model on shuffled labels to be worse.
-        worse = train(settings, records=shuffled_labels(load_corpus(data)[::3]))
+        # A sixth of the corpus is enough for a model on shuffled labels to be worse.
+        worse = train(settings, records=shuffled_labels(load_corpus(data)[::6]))
         assert worse.version == "3" and not worse.champion
         code, printed = run_cli(settings, "promote", "3")
         assert code == 3 and "REFUSED" in printed and "champion stays v2" in printed
