@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from pettriage.classifier.callers import SIDES, named_caller
 from pettriage.classifier.dataset import load_corpus
 from pettriage.classifier.domain import mentions_service
-from pettriage.classifier.features import FeatureBuilder, prepare
+from pettriage.classifier.features import FeatureBuilder, _text_of, lemma_ngrams, prepare
 from pettriage.classifier.heads import LinearHead
 from pettriage.classifier.labels import HEAD_LABELS
 
@@ -62,6 +62,46 @@ def _named_caller(builder, items) -> sp.csr_matrix:
     return sp.csr_matrix(columns)
 
 
+def _scikit_learns(builder, items) -> tuple:
+    """scikit-learn's TfidfVectorizers with the builder's settings, fitted to the same items:
+    the reference for the builder's own fitting and transforming."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    words = TfidfVectorizer(
+        analyzer=lemma_ngrams, min_df=builder.word_min_df, sublinear_tf=True, dtype=np.float32
+    )
+    chars = TfidfVectorizer(
+        analyzer="char_wb",
+        preprocessor=_text_of,
+        ngram_range=builder.char_ngram_range,
+        min_df=builder.char_min_df,
+        max_features=builder.char_max_features,
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    return words.fit(items), chars.fit(items)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},  # the defaults: under the character limit, every n-gram in 3 documents is kept
+        {"char_max_features": 4000, "word_min_df": 1},  # the limit cuts, through ties
+        {"char_ngram_range": (1, 3), "char_min_df": 1, "word_min_df": 5},
+    ],
+)
+def test_fitted_vocabularies_are_scikit_learns(settings):
+    records = load_corpus(CORPUS)[::4]
+    items = prepare([r["text"] for r in records] + ["", "  ", "а"])
+    builder = FeatureBuilder(**settings).fit(items)
+    words, chars = _scikit_learns(builder, items)
+    for ours, reference in ((builder.words_, words), (builder.chars_, chars)):
+        assert ours.vocabulary_ == reference.vocabulary_
+        np.testing.assert_array_equal(ours.idf_, reference.idf_)
+        assert ours.idf_.dtype == reference.idf_.dtype
+    assert builder.word_names_.tolist() == words.get_feature_names_out().tolist()
+
+
 def test_fast_features_equal_scikit_learns():
     records = load_corpus(CORPUS)[::5]
     items = prepare(
@@ -69,11 +109,12 @@ def test_fast_features_equal_scikit_learns():
         [r["channel"] for r in records] + [None, "chat", "email"],
     )
     builder = FeatureBuilder().fit(items[:-3])
+    words, chars = _scikit_learns(builder, items[:-3])
     ours = builder.transform(items)
     reference = sp.hstack(
         [
-            builder.words_.transform(items),
-            builder.chars_.transform(items) * builder.char_weight,
+            words.transform(items),
+            chars.transform(items) * builder.char_weight,
             builder._channels(items),
             _no_service_word(builder, items),
             _named_caller(builder, items),
@@ -94,12 +135,14 @@ def test_fast_features_equal_scikit_learns():
 )
 def test_fast_features_equal_scikit_learns_at_the_edges(texts):
     records = load_corpus(CORPUS)[::7]
-    builder = FeatureBuilder().fit(prepare([r["text"] for r in records]))
+    fitted_to = prepare([r["text"] for r in records])
+    builder = FeatureBuilder().fit(fitted_to)
+    words, chars = _scikit_learns(builder, fitted_to)
     items = prepare(texts)
     reference = sp.hstack(
         [
-            builder.words_.transform(items),
-            builder.chars_.transform(items) * builder.char_weight,
+            words.transform(items),
+            chars.transform(items) * builder.char_weight,
             builder._channels(items),
             _no_service_word(builder, items),
             _named_caller(builder, items),

@@ -19,7 +19,7 @@ from .labels import CHANNELS
 from .lemmatize import Token, analyze_many
 from .normalize import normalize
 from .translit import read_back
-from .vocabulary import FittedVocabulary, terms_of
+from .vocabulary import FittedVocabulary, fit_vocabulary, terms_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,17 @@ def _char_wb(word: str, ngram_range: tuple[int, int]) -> list[str]:
         if len(padded) <= n:  # the whole word was one n-gram: longer ones would repeat it
             break
     return grams
+
+
+def _numbered(documents) -> tuple[list[str], list[np.ndarray]]:
+    """Each document's n-grams as numbers, in the order the n-grams are first seen: (the
+    n-grams, one array of numbers per document)."""
+    number: dict[str, int] = {}
+    arrays = [
+        np.array([number.setdefault(g, len(number)) for g in grams], dtype=np.int64)
+        for grams in documents
+    ]
+    return list(number), arrays
 
 
 def _tfidf(
@@ -159,27 +170,20 @@ class FeatureBuilder:
         return self.fit(items).transform(items)
 
     def fit(self, items: list[Prepared], y=None) -> FeatureBuilder:
-        # Fitting is scikit-learn's; transforming is ours (`_tfidf`), so that loading a model
-        # and classifying never import it.
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.words_ = TfidfVectorizer(
-            analyzer=lemma_ngrams, min_df=self.word_min_df, sublinear_tf=True, dtype=np.float32
-        ).fit(items)
-        self.chars_ = TfidfVectorizer(
-            analyzer="char_wb",
-            preprocessor=_text_of,
-            ngram_range=self.char_ngram_range,
-            min_df=self.char_min_df,
-            max_features=self.char_max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
-        ).fit(items)
-        # The cut-off vocabulary is only for introspection and would triple the file size.
-        self.words_.stop_words_ = self.chars_.stop_words_ = None
+        # The vocabularies TfidfVectorizer fits (tested equal), without cutting every word into
+        # character n-grams again at each occurrence, and without importing scikit-learn.
+        self.words_ = fit_vocabulary(*_numbered(map(lemma_ngrams, items)), self.word_min_df)
+        words = {word: None for item in items for word in item.text.split()}
+        terms, grams = _numbered(_char_wb(word, self.char_ngram_range) for word in words)
+        of_word = dict(zip(words, grams, strict=True))
+        documents = [
+            np.concatenate([of_word[w] for w in item.text.split()] or [np.zeros(0, np.int64)])
+            for item in items
+        ]
+        self.chars_ = fit_vocabulary(terms, documents, self.char_min_df, self.char_max_features)
         self.n_words_ = len(self.words_.vocabulary_)
         self.n_chars_ = len(self.chars_.vocabulary_)
-        self.word_names_ = self.words_.get_feature_names_out()
+        self.word_names_ = terms_of(self.words_.vocabulary_)
         return self
 
     def _channels(self, items: list[Prepared]) -> sp.csr_matrix:
@@ -273,8 +277,7 @@ class FeatureBuilder:
 
     @classmethod
     def from_fitted_state(cls, state: dict, arrays: dict[str, np.ndarray]) -> FeatureBuilder:
-        """The fitted builder again, without a scikit-learn object (fitting needs them,
-        transforming does not)."""
+        """The fitted builder again, from plain data."""
         # files from before the domain and caller columns
         params = {"domain_weight": 0.0, "caller_weight": 0.0} | state["params"]
         builder = cls(**params | {"char_ngram_range": tuple(params["char_ngram_range"])})
