@@ -5,6 +5,7 @@ home with its own embedded MLflow store, so tests never touch the developer's mo
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,25 @@ def pytest_collection_modifyitems(items):
         if not any(item.get_closest_marker(name) for name in TIERS):
             item.add_marker("unit")
     items.sort(key=_rank)  # stable: each file keeps its own order
+
+
+@pytest.fixture(autouse=True)
+def mlflow_store_given_back():
+    """Each test leaves the next one the MLflow store it found. `configure` points the process
+    at a settings' store, and MLflow then also sets MLFLOW_TRACKING_URI, which every later
+    `Settings()` reads: a test with a store of its own (a temporary home) had the next file's
+    service look for its models there ("v1 is not a registered version")."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow = sys.modules.get("mlflow")
+    uris = (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) if mlflow else None
+    yield
+    if uris is not None:
+        mlflow.set_tracking_uri(uris[0])
+        mlflow.set_registry_uri(uris[1])
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 @pytest.fixture(scope="session")

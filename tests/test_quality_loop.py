@@ -43,21 +43,8 @@ def shuffled_labels(records: list[dict], seed: int = 3) -> list[dict]:
     return [r | new for r, new in zip(records, labels, strict=True)]
 
 
-@pytest.fixture
-def own_mlflow_store():
-    """This test points MLflow at its own home; the session's store is given back afterwards."""
-    import mlflow
-
-    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    yield
-    mlflow.set_tracking_uri(tracking)
-    mlflow.set_registry_uri(registry)
-
-
 @pytest.mark.model  # trains its own versions
-def test_correct_export_retrain_promote_and_refuse_a_worse_model(
-    tmp_path, monkeypatch, page, own_mlflow_store
-):
+def test_correct_export_retrain_promote_and_refuse_a_worse_model(tmp_path, monkeypatch, page):
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
 
