@@ -41,6 +41,7 @@ what fired and what every rule thought (`SafetyRules.explain`).
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -626,6 +627,43 @@ def test_a_broken_example_is_reported(tmp_path):
     path.write_text(broken, encoding="utf-8")
     failures = SafetyRules.load(path).example_failures()
     assert failures == ["died: must fire, got no rule: «Кот ест и играет»"]
+
+
+def _rules_with(tmp_path, old: str, new: str) -> Path:
+    source = resources.files("pettriage.classifier.data").joinpath("safety_rules.yaml")
+    text = source.read_text("utf-8")
+    assert old in text
+    path = tmp_path / "rules.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+SETTLED_THEN_NOW = "Собаку покусала чужая, рану зашили, а сейчас она не дышит"
+SETTLED_PAST = "Собаку на прогулке покусала чужая, рану зашили, сейчас поправляется"
+
+
+def test_care_already_given_cancels_a_past_trigger_but_never_one_happening_now(rules, tmp_path):
+    """`spares_now` on the settled set: «рану зашили» cancels «покусала» (past, and the «сейчас»
+    of another clause is the recovery's), never «не дышит» (present: now by its own verb).
+    Without it, the same file lets the care silence the emergency."""
+    assert rules.vocabulary.cues["settled"].spares_now
+    assert rules.check(prepare([SETTLED_PAST])[0]) is None, _describe(rules, SETTLED_PAST, None)
+    now = rules.check(prepare([SETTLED_THEN_NOW])[0])
+    assert now is not None and now.rule == "breathing", _describe(
+        rules, SETTLED_THEN_NOW, "breathing"
+    )
+    without = SafetyRules.load(
+        _rules_with(tmp_path, "    spares_now: true", "    spares_now: false")
+    )
+    assert without.check(prepare([SETTLED_THEN_NOW])[0]) is None
+
+
+def test_a_cue_option_that_is_not_true_or_false_is_a_clear_error(tmp_path):
+    from pettriage.classifier.rulebook import RulesError
+
+    path = _rules_with(tmp_path, "    spares_now: true", "    spares_now: да")
+    with pytest.raises(RulesError, match=r"cues\.settled\.spares_now: expected true or false"):
+        SafetyRules.load(path)
 
 
 # -- what the issue named: cues that silenced real triggers, and the window ----------------------

@@ -85,6 +85,9 @@ class CueSet:
     phrases: tuple[Phrase, ...]
     reach: int = 0
     before_only: frozenset[str] = frozenset()  # single lemmas that count only before the trigger
+    # The set never cancels a trigger happening now by its own verb or clause (`When`):
+    # care already given is about an earlier event, not about «а сейчас она не дышит».
+    spares_now: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,16 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             phrases=_phrases(body.get("phrases", []), f"{where}.phrases"),
             reach=_int(body, "reach", 0, where, 0, 10),
             before_only=_words(body.get("before"), f"{where}.before"),
+            spares_now=_flag(body, "spares_now", where),
         )
     return cues
+
+
+def _flag(body: dict, key: str, where: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise RulesError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
 
 
 def _time(data: object, source: str) -> TimeWords:

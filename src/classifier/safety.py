@@ -238,6 +238,8 @@ class SafetyRules:
         for kind in rule.cancelled_by:
             cue = self.vocabulary.cues.get(kind)
             found = cue and self._cue(cue, match, message)
+            if found and cue.spares_now and self._when(message, match.positions).now_of_its_own:
+                continue
             if found:
                 return f"{kind} cue «{found}»"
         return None

@@ -91,10 +91,18 @@ class When:
     words: tuple[str, ...] = ()  # the words that decided, as written
     reason: str = ""
     by_tense: bool = False  # decided by a verb's tense, not by a time word
+    own_clause: bool = False  # decided by a time word in the trigger's own clause
 
     @property
     def current(self) -> bool:
         return self.kind in CURRENT
+
+    @property
+    def now_of_its_own(self) -> bool:
+        """Now by the trigger's own verb or clause («не дышит», «сейчас упал»), not by a «сейчас»
+        elsewhere in its sentence, which may speak of another event («покусала, сейчас
+        поправляется»)."""
+        return self.kind == "now" and (self.by_tense or self.own_clause)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "words": list(self.words), "reason": self.reason}
@@ -306,7 +314,9 @@ def decide(
     ]
     if own:
         best = min(own, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
-        return When(settle(best), best.words, "a time word in the trigger's clause")
+        return When(
+            settle(best), best.words, "a time word in the trigger's clause", own_clause=True
+        )
     conditions = [
         m for m in marks if m.kind == "hypothetical" and tokens[m.positions[0]].sentence == sentence
     ]
