@@ -1,14 +1,17 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from pettriage.classifier import spacy_tables
+from pettriage.classifier.data import read
 from pettriage.classifier.lemmatize import (
     _PIECES,
     NUMBER_TOKEN,
     _items,
     _plain_span,
-    _tokenizer,
     analyze,
     analyze_many,
     analyze_whole,
@@ -18,6 +21,7 @@ from pettriage.classifier.lemmatize import (
     tokenize,
 )
 from pettriage.classifier.normalize import normalize
+from pettriage.classifier.spacy_tables import tokenizer as _tokenizer
 from pettriage.classifier.translit import read_back
 
 
@@ -106,6 +110,36 @@ TEXTS = [
     *sorted((REPO.parent / "shared" / "external").glob("*.jsonl")),
     REPO.parent / "shared" / "crosscheck.jsonl",
 ]
+
+
+def test_the_stored_tokenizer_tables_are_the_installed_spacys():
+    """The special cases and straddling pairs read without spaCy are spaCy's own; when this fails
+    after a spaCy upgrade, write the file again (see `spacy_tables`)."""
+    stored = json.loads(read(spacy_tables.FILE))
+    assert stored == spacy_tables.computed(), "run: " + spacy_tables.__doc__.split("`python")[-1]
+    assert len(stored["special_cases"]) > 500 and len(stored["straddling_pairs"]) > 10
+
+
+@pytest.mark.parametrize(
+    ("text", "imports_spacy"),
+    [
+        ("Ситтер не пришла, собака весь день одна и не встаёт, что делать?", False),
+        ("Визит в 18:00 отменён, т.е. перенесён", True),  # a time and a special case: spaCy
+    ],
+)
+def test_a_message_of_plain_words_is_read_without_importing_spacy(text, imports_spacy):
+    """In a fresh interpreter: spaCy is imported at the first span that is not plain, and the
+    tokens are the same either way (against spaCy on the whole text)."""
+    code = (
+        "import sys, json\n"
+        "from pettriage.classifier.lemmatize import analyze, analyze_whole\n"
+        f"tokens = analyze({text!r})\n"
+        "print(json.dumps(['spacy' in sys.modules, tokens == analyze_whole(" + repr(text) + ")]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported, same = json.loads(done.stdout.splitlines()[-1])
+    assert same
+    assert imported is imports_spacy
 
 
 def test_plain_spans_are_read_as_spacy_splits_them():

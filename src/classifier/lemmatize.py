@@ -9,17 +9,18 @@ tokens, already analysed, are kept here by span text, and a message is assembled
 The result is the tokenization spaCy gives the whole text (tested): the only thing spaCy looks at
 across spans is a special case of several tokens («в т.ч.», «: )»), and a message in which two
 neighbouring spans could start one is tokenized whole. A new span that is a word with at most
-one mark after it («собака», «дышит,») is split here without spaCy (`_plain_span`).
+one mark after it («собака», «дышит,») is split here without spaCy (`_plain_span`), and spaCy is
+imported only at the first span that is not (`spacy_tables`).
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from itertools import pairwise
 from typing import NamedTuple
 
 from .normalize import fold_yo
+from .spacy_tables import tables, tokenizer
 
 NUMBER_TOKEN = "numtoken"
 _PLACEHOLDERS = frozenset({"urltoken", "emailtoken", "phonetoken"})
@@ -38,36 +39,6 @@ class Token(NamedTuple):
     quoted: bool = False  # inside «…» or "…": someone else's words, a review, irony
     clause: int = 0  # index of the clause: commas, dashes, «а»/«но» and sentence ends part them
     tense: str = ""  # a verb's tense by pymorphy3: "past", "pres", "futr"; "" for other words
-
-
-@cache
-def _tokenizer():
-    import spacy
-
-    return spacy.blank("ru").tokenizer
-
-
-@cache
-def _straddling_pairs() -> frozenset[tuple[str, str]]:
-    """Neighbouring tokens of the special cases spaCy matches over a whole `Doc`: where two
-    spans meet on such a pair, spaCy may join tokens across the space."""
-    from spacy.tokenizer import Tokenizer
-
-    full = _tokenizer()
-    bare = Tokenizer(  # the affix rules alone: how spaCy splits a special case to match it
-        full.vocab,
-        rules={},
-        prefix_search=full.prefix_search,
-        suffix_search=full.suffix_search,
-        infix_finditer=full.infix_finditer,
-        token_match=full.token_match,
-        url_match=full.url_match,
-    )
-    pairs = set()
-    for case in full.rules:
-        texts = [t.text for t in bare(case)]
-        pairs.update(pairwise(texts))
-    return frozenset(pairs)
 
 
 @cache
@@ -205,11 +176,6 @@ _spans: dict[str, _Span] = {}
 _PLAIN = re.compile(r"([^\W\d_]+)([,.!?:;]?)")
 
 
-@cache
-def _special_cases() -> frozenset[str]:
-    return frozenset(_tokenizer().rules)
-
-
 def _plain_span(text: str) -> _Span | None:
     """A span spaCy would split into the word and its mark, read without building a `Doc`.
 
@@ -219,7 +185,7 @@ def _plain_span(text: str) -> _Span | None:
     `Doc` was most of the time of a new span, and each one grew spaCy's vocabulary for good.
     """
     plain = _PLAIN.fullmatch(text)
-    if plain is None or not plain[1].isalpha() or text in _special_cases():
+    if plain is None or not plain[1].isalpha() or text in tables()[0]:
         return None
     word, mark = plain[1], plain[2]
     items = [(word, *analyze_word(word))]
@@ -231,7 +197,7 @@ def _plain_span(text: str) -> _Span | None:
 def _span(text: str) -> _Span:
     found = _plain_span(text)
     if found is None:
-        doc = _tokenizer()(text)
+        doc = tokenizer()(text)
         found = _Span(_items(doc), doc[0].text, doc[-1].text)
     if len(_spans) >= SPAN_CACHE_SIZE:
         _spans.clear()
@@ -241,7 +207,7 @@ def _span(text: str) -> _Span:
 
 def analyze(text: str) -> list[Token]:
     """Tokens with lemmas and sentence numbers of one normalized text."""
-    pairs, spans = _straddling_pairs(), _spans
+    pairs, spans = tables()[1], _spans
     items, last = [], None
     for piece in _PIECES.findall(text):
         span = spans.get(piece) or _span(piece)
@@ -254,7 +220,7 @@ def analyze(text: str) -> list[Token]:
 
 def analyze_whole(text: str) -> list[Token]:
     """`analyze` with spaCy tokenizing the whole text: the reference the tests compare with."""
-    return _assemble(_items(_tokenizer()(text)))
+    return _assemble(_items(tokenizer()(text)))
 
 
 def analyze_many(texts: list[str]) -> list[list[Token]]:
