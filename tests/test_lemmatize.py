@@ -20,6 +20,7 @@ from pettriage.classifier.lemmatize import (
     lemmatize,
     tokenize,
 )
+from pettriage.classifier.model import WARM_UP_TEXT
 from pettriage.classifier.normalize import normalize
 from pettriage.classifier.spacy_tables import tokenizer as _tokenizer
 from pettriage.classifier.translit import read_back
@@ -125,6 +126,8 @@ def test_the_stored_tokenizer_tables_are_the_installed_spacys():
     [
         ("Ситтер не пришла, собака весь день одна и не встаёт, что делать?", False),
         ("Визит в 18:00 отменён, т.е. перенесён", True),  # a time and a special case: spaCy
+        # the service's warm-up message must wake spaCy, or the first such request waits for it
+        (WARM_UP_TEXT, True),
     ],
 )
 def test_a_message_of_plain_words_is_read_without_importing_spacy(text, imports_spacy):

@@ -228,9 +228,10 @@ class ComplaintClassifier:
         return self.map([Message(text=text, channel=channel)])[0]
 
     def warm_up(self) -> ComplaintClassifier:
-        """Classify one message that wakes what is loaded on first use (spaCy's tokenizer,
-        pymorphy3's dictionaries, the rules' typo lexicon), so that a service's first request
-        does not wait half a second for them. Returns the model itself."""
+        """Classify one message that wakes what is loaded on first use (spaCy's tokenizer, which
+        only a span that is not a plain word imports, pymorphy3's dictionaries, the rules' typo
+        lexicon), so that a service's first request does not wait half a second for them.
+        Returns the model itself."""
         self.map([Message(WARM_UP_TEXT, channel="chat")])
         return self
 
