@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from pettriage.classifier.callers import SIDES, named_caller
 from pettriage.classifier.dataset import load_corpus
 from pettriage.classifier.domain import mentions_service
-from pettriage.classifier.features import FeatureBuilder, _text_of, lemma_ngrams, prepare
+from pettriage.classifier.features import FeatureBuilder, lemma_ngrams, prepare
 from pettriage.classifier.heads import LinearHead
 from pettriage.classifier.labels import HEAD_LABELS
 
@@ -72,7 +72,7 @@ def _scikit_learns(builder, items) -> tuple:
     )
     chars = TfidfVectorizer(
         analyzer="char_wb",
-        preprocessor=_text_of,
+        preprocessor=lambda item: item.text,
         ngram_range=builder.char_ngram_range,
         min_df=builder.char_min_df,
         max_features=builder.char_max_features,

