@@ -13,7 +13,8 @@ with one typo («атравилась», «кравь»). A match is then judged
 2. a negation of the matched words («не отравилась», «крови нет»);
 3. the cues the rule names in `cancelled_by` — each cue word counts only within its set's word
    window of the trigger, in the same clause or sentence; phrases of several words in the
-   sentence, or `reach` sentences around it;
+   sentence, or `reach` sentences around it; a set marked `spares_now` (settled) never cancels
+   a trigger that is now by its own verb or clause;
 4. the time decision (`timing`): a rule with `needs_now` fires only for an event now or today.
 A rule fires only in a message about pets or the service (the `context` words).
 
