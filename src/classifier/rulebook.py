@@ -232,8 +232,6 @@ def _rule(body: object, where: str) -> Rule:
             f"{where}.cancelled_by: expected a list of cue kinds ({', '.join(CUE_KINDS)}), "
             f"got {cancelled_by!r}"
         )
-    if not isinstance(body["needs_now"], bool):
-        raise RulesError(f"{where}.needs_now: expected true or false")
     examples = body.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"fire", "silent"}:
         raise RulesError(f"{where}.examples: expected 'fire' and 'silent' lists")
@@ -244,7 +242,7 @@ def _rule(body: object, where: str) -> Rule:
         action=body["action"],
         phrases=_phrases(body["phrases"], f"{where}.phrases"),
         cancelled_by=tuple(cancelled_by),
-        needs_now=body["needs_now"],
+        needs_now=_flag(body, "needs_now", where),
         threat=bool(body.get("threat", False)),
         needs_context=bool(body.get("needs_context", True)),
         skip_imperative=bool(body.get("skip_imperative", False)),
