@@ -169,12 +169,12 @@ class FeatureBuilder:
         # The vocabularies TfidfVectorizer fits (tested equal), without cutting every word into
         # character n-grams again at each occurrence, and without importing scikit-learn.
         self.words_ = fit_vocabulary(*_numbered(map(lemma_ngrams, items)), self.word_min_df)
-        words = {word: None for item in items for word in item.text.split()}
+        texts = [item.text.split() for item in items]
+        words = {word: None for text in texts for word in text}
         terms, grams = _numbered(_char_wb(word, self.char_ngram_range) for word in words)
         of_word = dict(zip(words, grams, strict=True))
         documents = [
-            np.concatenate([of_word[w] for w in item.text.split()] or [np.zeros(0, np.int64)])
-            for item in items
+            np.concatenate([of_word[w] for w in text] or [np.zeros(0, np.int64)]) for text in texts
         ]
         self.chars_ = fit_vocabulary(terms, documents, self.char_min_df, self.char_max_features)
         self.n_words_ = len(self.words_.vocabulary_)
