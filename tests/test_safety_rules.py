@@ -741,6 +741,75 @@ def test_weekdays_and_seasons_date_the_event(rules, text, fires):
         assert (found.rule if found else None) == fires, _describe(rules, text, fires)
 
 
+MONDAY, TUESDAY, SATURDAY = "2026-12-07", "2026-12-08", "2026-12-05"
+
+
+@pytest.mark.parametrize(
+    ("text", "received", "fires"),
+    [
+        # a weekend read on a working day is not today; read on a weekend it may be
+        ("свинка морская умерла на выходных, ситтер кормила одной капустой", TUESDAY, None),
+        ("на прошлых выходных кот выпал с балкона, ситтер не закрыла окно", MONDAY, None),
+        ("Кот умер на выходных у ситтера", SATURDAY, "died"),
+        ("Кот выпал с балкона, на выходных уезжаем, что делать", TUESDAY, "fall_from_height"),
+        ("Беру выходной, кот выпал с балкона", TUESDAY, "fall_from_height"),
+        # a day of the month: «6-го числа», «12-го октября»; an ordinal floor is not a date
+        ("6-го числа ситтер оставила окно открытым. Кот выпал с балкона.", MONDAY, None),
+        ("12-го октября кот умер, ситтер не дала лекарство", MONDAY, None),
+        ("12-го числа ситтер приходила, а сегодня кот выпал с балкона", MONDAY, "fall_from_height"),
+        ("Кот упал с 12-го этажа, ситтер открыла окно", MONDAY, "fall_from_height"),
+        # a weekday read with the verb it is said with, for a trigger without a verb
+        ("ваш ситтер в пятницу дал траву, в понедельник она умерла. отравление.", MONDAY, None),
+        # what was told happened no later than the telling
+        ("Вчера клиентка написала мне, что собака умерла в клинике.", MONDAY, None),
+        ("Сейчас клиентка написала, что собака умерла", MONDAY, "died"),
+        ("Клиентка написала мне, что собака умерла", MONDAY, "died"),
+        # the present of a saying is not the time of what is said
+        ("кошка умерла позавчера. врач говорит отравление, а ситтер мыл пол хлоркой", MONDAY, None),
+        ("Кошку рвёт, врач говорит отравление", MONDAY, "poisoning"),
+        # a part of the day is a part of the story's day
+        ("3 марта приходила ситтер. Вечером кот лежал. Ночью в клинике он умер.", MONDAY, None),
+        ("Ситтер была вечером. Ночью кот умер.", MONDAY, "died"),
+        # «это произошло …» dates the event told before it
+        ("Кошка выпала с балкона и скончалась в клинике. Это произошло 23 мая.", MONDAY, None),
+        ("Кот умер у ситтера. Это случилось только что", MONDAY, "died"),
+    ],
+)
+def test_the_time_of_a_story(rules, text, received, fires):
+    from datetime import date
+
+    found = rules.check_texts([text], [date.fromisoformat(received)])[0]
+    assert (found.rule if found else None) == fires, _describe(rules, text, fires)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        # a cue word outside the dictionary matches as the rules file wrote it
+        ("Прочитала в телеграме, что погибли две кошки", None),
+        ("Ветеринар в телеграме ответил, собака не дышит!", "breathing"),
+        # the idioms with their cause first, and a trick
+        ("Мы со смеху умирали, когда ситтер прислала фото", None),
+        ("Хомяк притворяется мёртвым, когда открывают клетку", None),
+        ("Хомяк лежит мёртвым в клетке", "died"),
+        # care already given, and a question about what to do
+        ("У кошки на лапе нашли ожог. Ожог небольшой, уже обработали у врача", None),
+        ("У кошки ожог, уже обработали, а сейчас она не дышит", "breathing"),
+        ("Тема: Вопрос о действиях при отравлении", None),
+        # «пишут что» is a rumour; «ситтер пишет что …» is a report
+        ("Пишут что в соседнем дворе собака отравилась", None),
+        ("ситтер пишет что собака не дышит, я за рулём", "breathing"),
+        ("выгульщик писал что собаку сбила машина, она не встаёт", "hit_by_vehicle"),
+        # the present of what was told in the past is not now: care given since may settle it
+        ("Ситтер написала, что собака не дышит", "breathing"),
+        ("Утром я вам писала, что пёс тяжело дышит. Съездили в клинику, сейчас все хорошо", None),
+    ],
+)
+def test_cues_and_idioms(rules, text, fires):
+    found = rules.check_texts([text])[0]
+    assert (found.rule if found else None) == fires, _describe(rules, text, fires)
+
+
 def test_the_typo_lookup_keeps_a_bounded_number_of_words():
     """A service meets new unknown words for as long as it runs; the cache of their lookups
     had no bound."""

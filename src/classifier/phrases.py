@@ -87,6 +87,13 @@ class FuzzyLexicon:
         return frozenset(found)
 
 
+@lru_cache(maxsize=4096)
+def _dictionary_word(lemma: str) -> bool:
+    from .lemmatize import morph
+
+    return morph().word_is_known(lemma)
+
+
 def word_forms(lemma: str) -> set[str]:
     """Every inflected form of a dictionary word (just the word itself when it is unknown)."""
     from .lemmatize import morph
@@ -111,7 +118,11 @@ def _token_matches(lexicon: FuzzyLexicon, token: Token, lemma: str, any_reading:
     if lemma == token.text:
         return True
     if not token.known:  # its lemma and readings are pymorphy3's guesses («бимом»: бить)
-        return lemma in lexicon.lookup(token.text)
+        # …but a phrase word outside the dictionary too («в телеграме»: телеграм) was guessed
+        # the same way when the rules were loaded, and its guess is the only lemma it has
+        return lemma in lexicon.lookup(token.text) or (
+            lemma == token.lemma and not _dictionary_word(lemma)
+        )
     return lemma == token.lemma or (any_reading and lemma in token.readings)
 
 

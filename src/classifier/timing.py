@@ -6,26 +6,31 @@ right after the visit. The decision reads, in this order:
 
 1. time words in the trigger's own clause («вчера», «2 ноября», «если», «завтра»), or in the
    clause it depends on when it opens with «когда» or «пока» («месяц назад Лена спасла собаку,
-   когда та подавилась»); a condition or question earlier in its sentence («что будет, если
-   ситтер не заметит, что собака подавилась»);
+   когда та подавилась»), or in the clause telling it, for a «что» clause in the past («Вчера
+   клиентка написала, что Люси умерла»); a bare part of the day («ночью») there is a part of the
+   day of a story dated earlier before it; a condition or question earlier in its sentence («что
+   будет, если ситтер не заметит, что собака подавилась»);
 2. the tense of the trigger's verb, or of the verb right before an infinitive («начнёт
-   задыхаться»): present is now («не дышит»), future is planned («умрёт»);
+   задыхаться»): present is now («не дышит»), future is planned («умрёт»); a present told in the
+   past («писала, что кот тяжело дышит») is today;
 3. time words elsewhere in its sentence — those saying now or today from any clause, those
    saying earlier, planned or supposed only from a clause without a verb of its own
    («Кот умер в субботу вечером — через два дня после прогулки»), since a clause with its own
    verb speaks of its own event («Собака не дышит, в субботу оставили с ситтером»); a trigger
    without a verb («отравление») takes them from any clause of its sentence, and a sentence with
    no verb at all («…в понедельник она умерла. Отравление.») from the sentence before;
-4. for a past trigger, or one without a verb in a sentence without a present verb: the time of
-   the story told before it, when an earlier clause or sentence dates it as earlier
-   (`_story_earlier`);
-5. for a trigger in the past or without a verb: the marks of a report written later, anywhere in
-   the message («прошла неделя», «пишу повторно»), unless the message also says now or today.
+4. for a past trigger, or one without a verb in a sentence without a present verb (a saying,
+   «врач говорит», does not count): the time of the story told before it, when an earlier clause
+   or sentence dates it as earlier (`_story_dated_earlier`);
+5. for a trigger in the past or without a verb, unless the message also says now or today: a
+   clause dating the event anywhere («Это произошло 23 мая»), then the marks of a report written
+   later («прошла неделя», «пишу повторно»).
 Otherwise the event is taken to be today: a message that reports a death without saying when
 reports a recent one, and a missed emergency costs more than a needless call.
 
-Dates («2 ноября», «02.11.2026») and weekdays («в субботу», «в прошлую пятницу») are compared with
-the day the message arrived (`received`); without it, with today.
+Dates («2 ноября», «12-го октября», «6-го числа», «02.11.2026»), weekdays («в субботу», «в прошлую
+пятницу») and weekends («на выходных», on a working day) are compared with the day the message
+arrived (`received`); without it, with today.
 
 Longer than 300 lines because the decision is one ordered reading of a message, and its steps
 (calendar marks, spans of days, the story's time) share the message model and read best together.
@@ -45,6 +50,10 @@ KINDS = ("now", "today", "earlier", "planned", "hypothetical")
 # Within one clause, the more specific word wins: «вчера утром» is yesterday.
 PRIORITY = {"hypothetical": 0, "planned": 1, "earlier": 2, "now": 3, "today": 4}
 _DOTTED_DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?$")
+_DAY = re.compile(r"^(\d{1,2})(?:-?(?:го|е|ого))?$")
+# «на выходных», «в выходные»: the plural of «выходной», as written
+WEEKEND = frozenset({"выходных", "выходные", "выходным"})
+SATURDAY = 5
 # «<count> <unit> назад»: what a time that long ago is.
 AGO = {
     "секунда": "now",
@@ -78,6 +87,14 @@ COUNTS = frozenset(
     ]
 )
 FUTURE_DATE_SLACK = 60  # days: «28 декабря» read on 3 January is last year's
+# Parts of the day, which by themselves say the part of the story's day.
+PARTS_OF_DAY = frozenset({"утром", "днем", "днём", "вечером", "ночью", "с утра"})
+# «это произошло/случилось/было …»: a clause saying when the event told happened.
+HAPPENED = frozenset({"произойти", "случиться", "быть"})
+# Verbs of saying or thinking, whose present is the time of the saying only.
+SAYING = frozenset(
+    {"говорить", "считать", "думать", "подозревать", "писать", "утверждать", "предполагать"}
+)
 # A clause opened by these takes its time from the clause before it.
 DEPENDENT = frozenset({"когда", "пока"})
 # An infinitive trigger after these is a possibility («может отравиться»), supposed when its
@@ -133,8 +150,15 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
     marks = []
     for i, token in enumerate(tokens):
         found = None
-        if token.lemma in calendar.months and i > 0 and tokens[i - 1].text.isdigit():
-            found = _date(int(tokens[i - 1].text), calendar.months.index(token.lemma) + 1, None)
+        day_of = _day(tokens[i - 1].text) if i > 0 else None
+        if token.lemma in calendar.months and day_of is not None:
+            found = _date(day_of, calendar.months.index(token.lemma) + 1, None)
+            where = (i - 1, i)
+        elif token.lemma == "число" and day_of is not None:
+            # «6-го числа», «по 7 число»: a day of the month the message arrived in, or of the
+            # month before when that day is still to come
+            month = received.month if day_of <= received.day else (received.month - 2) % 12 + 1
+            found = _date(day_of, month, received.year - (month > received.month))
             where = (i - 1, i)
         elif (dotted := _DOTTED_DATE.match(token.text)) is not None and not _rating(token.text):
             day, month, year = dotted.groups()
@@ -165,6 +189,14 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             where = tuple(range(min(lead, i), max(lead, i) + 1))
             kind = "weekday" if tokens[lead].lemma == "через" else "earlier"
             marks.append(Mark(kind, where, _words(tokens, where)))
+        elif (
+            token.text in WEEKEND
+            and received.weekday() < SATURDAY
+            and (weekend := _weekend(tokens, i, calendar)) is not None
+        ):
+            # «на выходных», «в прошлые выходные»: read on a working day, not today; a weekend
+            # read on a weekend may be today, and is left to the other words
+            marks.append(Mark(weekend[0], weekend[1], _words(tokens, weekend[1])))
         elif token.lemma in calendar.weekdays:
             before = tokens[i - 1].lemma if i > 0 else ""
             if before in calendar.last:
@@ -232,6 +264,25 @@ def _verb_lemma(token: Token) -> bool:
     return token.lemma.endswith(("ть", "ться", "чь", "чься", "ти", "тись"))
 
 
+def _weekend(tokens: Sequence[Token], i: int, calendar: Calendar) -> tuple[str, tuple] | None:
+    """The kind and positions of «на выходных», «в выходные», «на прошлых/следующих выходных»
+    at the word «выходных» in position `i`; None for «беру выходной» and the like."""
+    start = i - 1
+    kind = "weekday"
+    if start >= 0 and tokens[start].lemma in calendar.last | calendar.next:
+        kind = "earlier" if tokens[start].lemma in calendar.last else "planned"
+        start -= 1
+    if start >= 0 and tokens[start].lemma in ("на", "в", "во"):
+        return kind, tuple(range(start, i + 1))
+    return None
+
+
+def _day(text: str) -> int | None:
+    """The day of «12 октября», «12-го октября», «6-го числа», «по 7 число»."""
+    found = _DAY.match(text)
+    return int(found.group(1)) if found else None
+
+
 def _is_count(token: Token) -> bool:
     return token.text.isdigit() or token.lemma in COUNTS
 
@@ -251,6 +302,62 @@ def _against(found: tuple[int, int, int | None], received: date) -> str:
     if year is None and when - received > timedelta(days=FUTURE_DATE_SLACK):
         when = when.replace(year=when.year - 1)
     return "today" if when == received else "earlier" if when < received else "planned"
+
+
+def _told(tokens: Sequence[Token], marks: Sequence[Mark], first: int) -> list[Mark]:
+    """The time words of the story told before the trigger at `first`, in order; a part of the
+    day by itself («ночью») says which part of the story's day, not which day."""
+    return sorted(
+        (m for m in marks if m.positions[-1] < first and not _part_of_day(m)),
+        key=lambda m: m.positions[0],
+    )
+
+
+def _dates_the_event(tokens: Sequence[Token], mark: Mark) -> bool:
+    """Whether `mark` is said in a clause that dates the event told: «Это произошло 23 мая»,
+    «это было в пятницу», «случилось это неделю назад»."""
+    first = tokens[mark.positions[0]]
+    lemmas = {t.lemma for t in tokens if t.sentence == first.sentence and t.clause == first.clause}
+    return "это" in lemmas and bool(lemmas & HAPPENED)
+
+
+def _story_dated_earlier(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark | None:
+    """The time word that dates the story told as earlier, read in the last sentence that has
+    time words, not only its last one: «умер в воскресенье вечером, через два дня после
+    визита» is dated by the Sunday."""
+    if not told:
+        return None
+    last = tokens[told[-1].positions[0]].sentence
+    dating = [m for m in told if tokens[m.positions[0]].sentence == last]
+    return next((m for m in reversed(dating) if _story_earlier(tokens, m)), None)
+
+
+def _part_of_day(mark: Mark) -> bool:
+    return " ".join(mark.words).lower() in PARTS_OF_DAY
+
+
+def _clause_tense(tokens: Sequence[Token], position: int) -> str:
+    """The tense of the first verb in the clause holding `position`, or ""."""
+    token = tokens[position]
+    return next(
+        (
+            t.tense
+            for t in tokens
+            if t.tense and t.sentence == token.sentence and t.clause == token.clause
+        ),
+        "",
+    )
+
+
+def _telling_tense(tokens: Sequence[Token], position: int) -> str:
+    """For a clause opened by «что», the tense of the clause right before it, which tells
+    it («написала, что…»); "" otherwise."""
+    start = position
+    while start > 0 and tokens[start - 1].clause == tokens[position].clause:
+        start -= 1
+    if tokens[start].lemma != "что" or start == 0:
+        return ""
+    return _clause_tense(tokens, start - 1)
 
 
 def _opener(tokens: Sequence[Token], position: int) -> str:
@@ -300,13 +407,24 @@ def decide(
     tense_of = "the verb before the trigger" if helper is not None else "the trigger's verb"
 
     def settle(mark: Mark) -> str:
-        if mark.kind == "this_weekday":
-            return {"futr": "planned", "past": "earlier"}.get(tense, "today")
-        if mark.kind != "weekday":
+        if mark.kind not in ("weekday", "this_weekday"):
             return mark.kind
-        return "planned" if tense == "futr" else "earlier"
+        # a trigger without a verb («…в понедельник она умерла. Отравление.») takes the tense of
+        # the verb the weekday is said with
+        said = tense or _clause_tense(tokens, mark.positions[0])
+        if mark.kind == "this_weekday":
+            return {"futr": "planned", "past": "earlier"}.get(said, "today")
+        return "planned" if said == "futr" else "earlier"
 
-    clauses = {clause, clause - 1} if _opener(tokens, first) in DEPENDENT else {clause}
+    # «Вчера клиентка написала, что Люси умерла»: what was told happened no later than the
+    # telling, so a past trigger in a «что» clause takes the time of the clause telling it; so
+    # does a present one told in the past («днём писала, что кот тяжело дышит»), which Russian
+    # keeps in the present
+    telling = _telling_tense(tokens, first)
+    told_in_past = tense == "pres" and telling == "past"
+    told_by = _opener(tokens, first) in DEPENDENT or (telling and tense == "past") or told_in_past
+    # a trigger across a clause break («кота Рыжика — его не стало в августе») is in both
+    clauses = {clause, tokens[last].clause} | ({clause - 1} if told_by else set())
     own = [
         m
         for m in marks
@@ -314,6 +432,10 @@ def decide(
     ]
     if own:
         best = min(own, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
+        story = _story_dated_earlier(tokens, _told(tokens, marks, first))
+        if _part_of_day(best) and tense != "pres" and story is not None:
+            # «3 марта приходила ситтер. … Ночью в клинике он умер.»: the night of the story's day
+            return When("earlier", story.words, "a part of the day of the story told before it")
         return When(
             settle(best), best.words, "a time word in the trigger's clause", own_clause=True
         )
@@ -326,6 +448,8 @@ def decide(
     if conditions and helper is not None and tokens[helper].lemma in MODALS:
         # «может отравиться, если ситтер угостит» — a possibility under a condition
         return When("hypothetical", conditions[0].words, "«может» with a condition in its sentence")
+    if told_in_past:
+        return When("today", tense_words, "the present of what was told in the past")
     if tense == "pres":
         return When("now", tense_words, f"{tense_of} is in the present tense", by_tense=True)
     if tense == "futr":
@@ -346,24 +470,23 @@ def decide(
         if before:
             mark = before[-1]
             return When(settle(mark), mark.words, "a time word in the sentence it continues")
-    in_present = any(t.tense == "pres" for t in tokens if t.sentence == sentence)
-    if tense == "past" or (not tense and not in_present):
+    # «врач говорит отравление»: the present of a saying is not the time of what is said
+    in_present = any(
+        t.tense == "pres" and t.lemma not in SAYING for t in tokens if t.sentence == sentence
+    )
+    past_story = tense == "past" or (not tense and not in_present)
+    if past_story:
         # A story goes on from clause to clause and sentence to sentence: a past trigger with
         # no time word of its own happened when the last time word before it says («16
         # сентября у нас умерла шиншилла. … спасти её не удалось»; «Десять дней назад ситтер
         # подрезала когти, шла кровь»).
-        told = sorted(
-            (
-                m
-                for m in marks
-                if tokens[m.positions[0]].sentence < sentence
-                or (tokens[m.positions[0]].sentence == sentence and m.positions[-1] < first)
-            ),
-            key=lambda m: m.positions[0],
-        )
-        if told and _story_earlier(tokens, told[-1]):
-            return When("earlier", told[-1].words, "the time of the story told before it")
+        earlier = _story_dated_earlier(tokens, _told(tokens, marks, first))
+        if earlier is not None:
+            return When("earlier", earlier.words, "the time of the story told before it")
     said_current = any(settle(m) in CURRENT for m in marks)
+    dated = [m for m in marks if settle(m) == "earlier" and _dates_the_event(tokens, m)]
+    if past_story and dated and not said_current:
+        return When("earlier", dated[0].words, "the message dates the event («это было …»)")
     if late_report and not said_current:
         mark = late_report[0]
         return When("earlier", mark.words, "the message reports it later")
