@@ -66,7 +66,18 @@ def test_news_of_past_incidents_pages_few(model):
     decisions = model.map(Message(t) for t in _texts(NEWS))
     critical = [d for d in decisions if d.urgency == "critical"]
     FIGURES.append(f"news excerpts ({len(decisions)}): critical {len(critical)}")
-    assert len(critical) <= 7, [(d.category, d.override and d.override.rule) for d in critical]
+    assert len(critical) <= 4, [(d.category, d.override and d.override.rule) for d in critical]
+
+
+def test_the_models_critical_on_a_story_told_later_stands_as_high(model):
+    """News retold after the fact that the model alone calls critical: `high`, a hard case,
+    sent to review with the words that date it (issue 12)."""
+    decisions = model.map(Message(t) for t in _texts(NEWS))
+    stood_down = [d for d in decisions if any("told later" in r for r in d.review_reasons)]
+    assert stood_down, "no news excerpt was read as told later"
+    for d in stood_down:
+        assert d.urgency == "high" and d.is_hard and d.needs_review and not d.safety_fired
+        assert d.probabilities["urgency"]["critical"] > 0  # the model's own view is kept
 
 
 def test_a_message_about_the_service_is_in_domain(model):

@@ -810,6 +810,28 @@ def test_cues_and_idioms(rules, text, fires):
     assert (found.rule if found else None) == fires, _describe(rules, text, fires)
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Прошла неделя. Кот лежал на полу холодный, ситтер не заметила.", "Прошла неделя"),
+        ("В субботу вернулись, а попугай лежал на дне клетки, окно было открыто", "субботу"),
+        ("Это произошло 23 мая: собаку сбили у ветклиники", "23 мая"),
+        # now, today or a present state: the model's critical stands
+        ("Прошла неделя с визита. Кот лежит на полу холодный, не реагирует", None),
+        ("В субботу была ситтер, сейчас попугай на дне клетки", None),
+        # «вчера» may be the day of the visit, and a review may be written the same hour
+        ("Вчера вечером кот не вставал, ситтер ушла", None),
+        ("Оценка 1. Вернулась после визита, кролик на полу без движения", None),
+    ],
+)
+def test_a_message_told_later(rules, text, words):
+    """`told_later`: what stands down the model's own `critical` (no rule fired) to `high`."""
+    from datetime import date
+
+    found = rules.told_later(prepare([text])[0], date.fromisoformat(TUESDAY))
+    assert (" ".join(found.words) if found else None) == (words and words.lower())
+
+
 def test_the_typo_lookup_keeps_a_bounded_number_of_words():
     """A service meets new unknown words for as long as it runs; the cache of their lookups
     had no bound."""

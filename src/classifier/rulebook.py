@@ -30,7 +30,7 @@ WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
 # far end of a long sentence («Кот умер, муж в шоке»).
 MAX_WINDOW = 8
-TIME_PHRASES = (*KINDS, "late_report")
+TIME_PHRASES = (*KINDS, "late_report", "review")
 
 
 class RulesError(ValueError):
@@ -94,7 +94,7 @@ class CueSet:
 class TimeWords:
     """The vocabulary of the time decision (`timing`): phrases per kind, and the calendar."""
 
-    phrases: dict[str, tuple[Phrase, ...]]  # kind or "late_report" -> phrases
+    phrases: dict[str, tuple[Phrase, ...]]  # kind, "late_report" or "review" -> phrases
     calendar: Calendar
 
 

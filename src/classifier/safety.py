@@ -37,7 +37,7 @@ from .lemmatize import Token
 from .phrases import FuzzyLexicon, Match, Phrase, find_phrase
 from .records import parse_received_at
 from .rulebook import CueSet, Rule, RulesError, Verdict, Vocabulary, read_rules
-from .timing import KINDS, Mark, When, calendar_marks, decide
+from .timing import KINDS, Mark, When, calendar_marks, decide, told_later
 
 __all__ = ["RulesError", "SafetyRules", "Verdict"]
 
@@ -110,6 +110,12 @@ class SafetyRules:
             else Verdict(rule.id, False, (), "no pet or service words in the message")
             for rule in self.rules
         ]
+
+    def told_later(self, item: Prepared, received: date | datetime | None = None) -> Mark | None:
+        """The time words by which the whole message tells of an earlier event, if it does
+        (`timing.told_later`): the model's own `critical` then stands only as `high`."""
+        message = self._message(item, self.words_in(item.tokens), received)
+        return told_later(message.tokens, *self._marks(message))
 
     def when(self, item: Prepared, positions: Sequence[int], received=None) -> When:
         """The time decision for the words at `positions` (for tests and the debug view)."""
@@ -187,8 +193,9 @@ class SafetyRules:
             ]
             marks += calendar_marks(message.tokens, time.calendar, message.received)
             late = [
-                Mark("earlier", m.positions, m.words)
-                for phrase in time.phrases["late_report"]
+                Mark(kind, m.positions, m.words)
+                for kind in ("late_report", "review")
+                for phrase in time.phrases[kind]
                 for m in self._find(message, phrase)
             ]
             message._marks = (marks, late)

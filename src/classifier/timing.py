@@ -93,7 +93,16 @@ PARTS_OF_DAY = frozenset({"утром", "днем", "днём", "вечером"
 HAPPENED = frozenset({"произойти", "случиться", "быть"})
 # Verbs of saying or thinking, whose present is the time of the saying only.
 SAYING = frozenset(
-    {"говорить", "считать", "думать", "подозревать", "писать", "утверждать", "предполагать"}
+    {
+        "говорить",
+        "считать",
+        "думать",
+        "подозревать",
+        "писать",
+        "утверждать",
+        "предполагать",
+        "уверять",
+    }
 )
 # A clause opened by these takes its time from the clause before it.
 DEPENDENT = frozenset({"когда", "пока"})
@@ -319,6 +328,30 @@ def _dates_the_event(tokens: Sequence[Token], mark: Mark) -> bool:
     first = tokens[mark.positions[0]]
     lemmas = {t.lemma for t in tokens if t.sentence == first.sentence and t.clause == first.clause}
     return "это" in lemmas and bool(lemmas & HAPPENED)
+
+
+def told_later(tokens: Sequence[Token], marks: Sequence[Mark], late_report: Sequence[Mark]):
+    """The time words that say a whole message tells of an earlier event, or None: a report
+    written later («прошла неделя», «городской суд»; a review's «отзыв» is not enough), a date,
+    a span of days ago, a weekday said in the past — when nothing in it says now or today and no
+    verb but a saying is in the present. «Вчера» is not enough: a death yesterday, the day of a
+    visit, is still critical.
+    For a message no rule fired on, whose `critical` is the model's alone."""
+    if any(m.kind in CURRENT and not _part_of_day(m) for m in marks):
+        return None
+    if any(t.tense == "pres" and t.lemma not in SAYING for t in tokens):
+        return None
+    # a review is written after the visit, but may be written the hour a death was found
+    late = [m for m in late_report if m.kind == "late_report"]
+    if late:
+        return late[0]
+    for m in marks:
+        if m.kind == "earlier" and m.words[0].lower() not in RECENT:
+            return m
+        weekday = m.kind in ("weekday", "this_weekday")
+        if weekday and _clause_tense(tokens, m.positions[0]) == "past":
+            return m
+    return None
 
 
 def _story_dated_earlier(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark | None:
