@@ -68,6 +68,20 @@ def test_sentences_are_numbered():
     ]
 
 
+def test_a_hyphen_inside_a_word_is_no_clause_break():
+    """«кто-то», «из-за» are one word to a reader; a dash between words still parts clauses."""
+    tokens = analyze("кто-то ходит - а из-за двери")
+    assert [(t.text, t.clause) for t in tokens] == [
+        ("кто", 0),
+        ("то", 0),
+        ("ходит", 0),
+        ("а", 1),
+        ("из", 1),
+        ("за", 1),
+        ("двери", 1),
+    ]
+
+
 def test_unknown_words_are_flagged():
     known, typo = analyze_many(["отравилась атравилась"])[0]
     assert known.known and not typo.known
@@ -88,6 +102,7 @@ def test_unknown_words_are_flagged():
         "",
         " ",
         "кот. г. руб. ул. т.е. Вт, вт. ясно!",  # special cases keep the mark
+        "кто-то из-за двери - а кот-2 -нет по-моему",  # a hyphen inside a word or between
         "слово; слово: ½ ² ⅻ x² а́ кот_",  # letters only as str.isalpha() has them
     ],
 )

@@ -124,12 +124,27 @@ def _items(doc) -> list:
     items = []
     for t in doc:
         if t.is_punct or t.is_space:
+            if _joins_a_word(doc, t):
+                continue  # «кто-то», «из-за»: one word to a reader, not a clause break
             effect = _punctuation(t.text)
             if effect:
                 items.append(effect)
         else:
             items.append((t.text, *analyze_word(t.text)))
     return items
+
+
+def _joins_a_word(doc, t) -> bool:
+    """A hyphen with letters right before and after it, no space between."""
+    i = t.i
+    return (
+        t.text == "-"
+        and 0 < i < len(doc) - 1
+        and not doc[i - 1].whitespace_
+        and not t.whitespace_
+        and doc[i - 1].is_alpha
+        and doc[i + 1].is_alpha
+    )
 
 
 def _assemble(items) -> list[Token]:

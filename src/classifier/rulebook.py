@@ -17,7 +17,7 @@ import yaml
 
 from .data import load_yaml, read
 from .labels import CATEGORIES
-from .lemmatize import analyze_word
+from .lemmatize import analyze, analyze_word
 from .normalize import fold_yo
 from .phrases import Phrase
 from .timing import KINDS, Calendar
@@ -119,10 +119,19 @@ def lemma_of(word: str) -> str:
 
 def phrase(text: str) -> Phrase:
     """A phrase of lemmas; a word written `=так` matches only as written («на =днях» is not
-    «на дне»)."""
-    return Phrase(
-        tuple(w[1:] if w.startswith("=") else lemma_of(w) for w in fold_yo(text.lower()).split())
-    )
+    «на дне»). A hyphenated word is cut as a message's is («что-то»: что, то)."""
+    lemmas = []
+    for word in fold_yo(text.lower()).split():
+        as_written = word.startswith("=")
+        for piece in _pieces(word[1:] if as_written else word):
+            lemmas.append(piece if as_written else lemma_of(piece))
+    return Phrase(tuple(lemmas))
+
+
+def _pieces(word: str) -> list[str]:
+    if "-" not in word:
+        return [word]
+    return [t.text for t in analyze(word)]
 
 
 def _phrases(values: object, where: str) -> tuple[Phrase, ...]:
