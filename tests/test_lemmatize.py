@@ -42,6 +42,11 @@ from pettriage.classifier.translit import read_back
         ("2024", NUMBER_TOKEN),
         ("😡", "😡"),
         ("phonetoken", "phonetoken"),
+        # the past of «найти», «прийти», not the imperative of «наслать», «прислать»
+        ("нашли", "найти"),
+        ("пришли", "прийти"),
+        ("выпали", "выпасть"),
+        ("пришлите", "прислать"),  # an imperative only
     ],
 )
 def test_lemma(word, expected):
@@ -80,6 +85,11 @@ def test_a_hyphen_inside_a_word_is_no_clause_break():
         ("за", 1),
         ("двери", 1),
     ]
+
+
+def test_a_past_plural_is_read_as_the_past():
+    (found,) = analyze("нашли")
+    assert found.tense == "past" and not found.imperative
 
 
 def test_unknown_words_are_flagged():

@@ -82,9 +82,14 @@ def analyze_word(word: str) -> tuple[str, bool, bool, frozenset[str], str]:
         parses = analyzer.parse(word)
     except ValueError:  # pymorphy3 asks for the Unicode name of a letter that has none («𘴈»)
         return word, False, False, frozenset({word}), ""
-    normal = fold_yo(parses[0].normal_form)
+    first = parses[0]
+    if "impr" in first.tag:
+        # «нашли», «пришли», «зашли»: pymorphy3 puts the imperative of «наслать», «прислать»
+        # first; to a support desk they are nearly always the past of «найти», «прийти»
+        first = next((p for p in parses if "VERB" in p.tag and p.tag.tense == "past"), first)
+    normal = fold_yo(first.normal_form)
     readings = frozenset(fold_yo(p.normal_form) for p in parses)
-    tag = parses[0].tag
+    tag = first.tag
     tense = tag.tense or "" if "VERB" in tag else ""
     return normal, analyzer.word_is_known(word), "impr" in tag, readings, tense
 
