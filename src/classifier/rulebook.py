@@ -25,7 +25,16 @@ from .timing import KINDS, Calendar
 DEFAULT_RULES = "safety_rules.yaml"
 # «doubt»: asking whether a vet is needed at all («это повод везти к врачу или подождать?»); only
 # the rule that a trip to the vet alone triggers lists it.
-CUE_KINDS = ("negation", "hypothetical", "settled", "inanimate", "unrelated", "hearsay", "doubt")
+CUE_KINDS = (
+    "negation",
+    "hypothetical",
+    "settled",
+    "inanimate",
+    "unrelated",
+    "hearsay",
+    "doubt",
+    "joke",
+)
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
 # far end of a long sentence («Кот умер, муж в шоке»).
