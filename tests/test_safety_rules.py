@@ -807,6 +807,10 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Кот прямо сейчас умер у меня на руках 😂", "died"),  # never a joke about now
         ("Рыбка умерла, вы тут ни при чём, для них это старость", None),
         ("Когда у нас умерла кошка (не в её смену), Оля помогла с похоронами", None),
+        # a negation after the trigger, past an adverb; a plan for the case
+        ("Судорог пока не было, собака в порядке, просто уточняю дозу", None),
+        ("Судороги у собаки пока не прекращаются, что делать", "seizures"),
+        ("Есть ли у ситтеров инструкция на случай пожара?", None),
         # in water and cannot get out
         ("Пёс в реке, не может выбраться на берег, его сносит течением", "on_the_ledge"),
         # «пишут что» is a rumour; «ситтер пишет что …» is a report

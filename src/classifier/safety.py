@@ -42,6 +42,10 @@ from .timing import KINDS, Mark, When, calendar_marks, decide, told_later
 __all__ = ["RulesError", "SafetyRules", "Verdict"]
 
 
+# Adverbs a negation after the trigger may follow: «судорог пока не было».
+_BEFORE_AFTER_NEGATION = frozenset({"пока", "еще", "уже", "больше", "вообще", "так", "точно"})
+
+
 @dataclass
 class _Message:
     """One message as the rules read it; the time marks are found once, when first needed."""
@@ -308,6 +312,8 @@ class SafetyRules:
             if found is not None:
                 return f"negation «{tokens[found].text}» inside it"
         after = last + 1
+        if after < len(tokens) and tokens[after].lemma in _BEFORE_AFTER_NEGATION:
+            after += 1  # «судорог пока не было», «крови больше нет»
         if is_negator(after) and (
             tokens[after].text == "нет"
             or (after + 1 < len(tokens) and tokens[after + 1].lemma == "быть")
