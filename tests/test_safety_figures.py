@@ -19,7 +19,7 @@ BOUNDS = {
     "safety_c": (1.0, 0.03),
     "safety_d": (0.99, 0.03),
     "safety_e": (0.96, 0.07),  # its texts are never read to tune; only figures
-    "crosscheck": (1.0, 0.02),
+    "crosscheck": (1.0, 0.015),
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",

@@ -758,6 +758,9 @@ MONDAY, TUESDAY, SATURDAY = "2026-12-07", "2026-12-08", "2026-12-05"
         ("12-го октября кот умер, ситтер не дала лекарство", MONDAY, None),
         ("12-го числа ситтер приходила, а сегодня кот выпал с балкона", MONDAY, "fall_from_height"),
         ("Кот упал с 12-го этажа, ситтер открыла окно", MONDAY, "fall_from_height"),
+        # part of another month
+        ("Кошка умерла в конце октября, почки, ситтерам спасибо", MONDAY, None),
+        ("В начале мая кот выпал с балкона", MONDAY, None),
         # a weekday read with the verb it is said with, for a trigger without a verb
         ("ваш ситтер в пятницу дал траву, в понедельник она умерла. отравление.", MONDAY, None),
         # what was told happened no later than the telling
@@ -836,6 +839,8 @@ def test_cues_and_idioms(rules, text, fires):
         # now, today or a present state: the model's critical stands
         ("Прошла неделя с визита. Кот лежит на полу холодный, не реагирует", None),
         ("В субботу была ситтер, сейчас попугай на дне клетки", None),
+        # a request is no state of now
+        ("Прошу отменить подписку: кошка лежала без движения 28 ноября", "28 ноября"),
         # «вчера» may be the day of the visit, and a review may be written the same hour
         ("Вчера вечером кот не вставал, ситтер ушла", None),
         ("Оценка 1. Вернулась после визита, кролик на полу без движения", None),

@@ -51,6 +51,7 @@ KINDS = ("now", "today", "earlier", "planned", "hypothetical")
 PRIORITY = {"hypothetical": 0, "planned": 1, "earlier": 2, "now": 3, "today": 4}
 _DOTTED_DATE = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{2}|\d{4}))?$")
 _DAY = re.compile(r"^(\d{1,2})(?:-?(?:го|е|ого))?$")
+PART_OF_MONTH = frozenset({"начало", "конец", "середина"})
 # «на выходных», «в выходные»: the plural of «выходной», as written
 WEEKEND = frozenset({"выходных", "выходные", "выходным"})
 SATURDAY = 5
@@ -102,6 +103,7 @@ SAYING = frozenset(
         "утверждать",
         "предполагать",
         "уверять",
+        "просить",  # «прошу отменить подписку»: a request, not a state of now
     }
 )
 # A clause opened by these takes its time from the clause before it.
@@ -177,13 +179,13 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             marks.append(Mark(_against(found, received), where, _words(tokens, where)))
         elif (
             token.lemma in calendar.months
-            and i > 0
-            and tokens[i - 1].lemma in ("в", "во")
+            and (start := _month_start(tokens, i)) is not None
             and calendar.months.index(token.lemma) + 1 != received.month
         ):
-            # «в августе» without a day: another month, so not today; the trigger's tense says
-            # whether it was (earlier) or will be (planned), as for a weekday.
-            marks.append(Mark("weekday", (i - 1, i), _words(tokens, (i - 1, i))))
+            # «в августе», «в конце октября» without a day: another month, so not today; the
+            # trigger's tense says whether it was (earlier) or will be (planned), as for a weekday.
+            where = tuple(range(start, i + 1))
+            marks.append(Mark("weekday", where, _words(tokens, where)))
         elif token.text.lower() in SEASONS:
             marks.append(Mark("weekday", (i,), _words(tokens, (i,))))
         elif token.lemma == "назад" and i > 0 and tokens[i - 1].lemma in AGO:
@@ -271,6 +273,14 @@ def _verb_lemma(token: Token) -> bool:
     """An infinitive-looking lemma: a verb, whose tense a verb before it may give
     («начнёт задыхаться»); a noun («врач говорит отравление») takes none."""
     return token.lemma.endswith(("ть", "ться", "чь", "чься", "ти", "тись"))
+
+
+def _month_start(tokens: Sequence[Token], i: int) -> int | None:
+    """Where «в августе», «в конце октября», «в начале мая» begins, for the month at `i`."""
+    j = i - 1
+    if j >= 0 and tokens[j].lemma in PART_OF_MONTH:
+        j -= 1
+    return j if j >= 0 and tokens[j].lemma in ("в", "во") else None
 
 
 def _weekend(tokens: Sequence[Token], i: int, calendar: Calendar) -> tuple[str, tuple] | None:
