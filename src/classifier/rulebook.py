@@ -17,7 +17,7 @@ import yaml
 
 from .data import load_yaml, read
 from .labels import CATEGORIES
-from .lemmatize import analyze, analyze_word
+from .lemmatize import analyze_word
 from .normalize import fold_yo
 from .phrases import Phrase
 from .timing import KINDS, Calendar
@@ -138,9 +138,11 @@ def phrase(text: str) -> Phrase:
 
 
 def _pieces(word: str) -> list[str]:
-    if "-" not in word:
-        return [word]
-    return [t.text for t in analyze(word)]
+    """«что-то»: «что», «то», as spaCy's infix rule cuts a hyphen between letters; cut here
+    without spaCy, which loading the rules must not import (the cold start). The test that every
+    phrase matches its own words holds the two the same."""
+    pieces = word.split("-")
+    return pieces if len(pieces) > 1 and all(p.isalpha() for p in pieces) else [word]
 
 
 def _phrases(values: object, where: str) -> tuple[Phrase, ...]:
