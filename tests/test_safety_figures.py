@@ -17,7 +17,7 @@ CHALLENGE = REPO / "data" / "challenge"
 # set: (least recall, most false critical) measured when the ratchet was last moved
 BOUNDS = {
     "safety_c": (1.0, 0.03),
-    "safety_d": (0.99, 0.03),
+    "safety_d": (1.0, 0.03),
     "safety_e": (0.96, 0.07),  # its texts are never read to tune; only figures
     "crosscheck": (1.0, 0.015),
 }
