@@ -815,7 +815,7 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Судороги у собаки пока не прекращаются, что делать", "seizures"),
         ("Есть ли у ситтеров инструкция на случай пожара?", None),
         # a stranger who followed the sitter in
-        ("Какой-то парень зашёл за мной в квартиру клиента и не уходит, я в ванной", "person_threat"),
+        ("Какой-то парень зашёл за мной в квартиру и не уходит, я в ванной", "person_threat"),
         # in water and cannot get out
         ("Пёс в реке, не может выбраться на берег, его сносит течением", "on_the_ledge"),
         # «пишут что» is a rumour; «ситтер пишет что …» is a report
