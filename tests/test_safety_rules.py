@@ -816,6 +816,12 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Есть ли у ситтеров инструкция на случай пожара?", None),
         # a stranger who followed the sitter in
         ("Какой-то парень зашёл за мной в квартиру и не уходит, я в ванной", "person_threat"),
+        # a chocolate bar, scalding, a twisted wing, a blow to the face
+        ("Собака съела целую шоколадку, минут двадцать назад", "poisoning"),
+        ("Ситтер ошпарила кота кипятком, он орёт", "bleeding"),
+        ("Попугай врезался в стекло, крыло вывернуто", "bleeding"),
+        ("Хозяин пьяный, ударил по лицу, стоит между мной и дверью", "person_threat"),
+        ("после прогулки мойте лапы, полотенце висит у двери", None),
         # in water and cannot get out
         ("Пёс в реке, не может выбраться на берег, его сносит течением", "on_the_ledge"),
         # «пишут что» is a rumour; «ситтер пишет что …» is a report
