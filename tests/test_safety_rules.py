@@ -822,6 +822,9 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Попугай врезался в стекло, крыло вывернуто", "bleeding"),
         ("Хозяин пьяный, ударил по лицу, стоит между мной и дверью", "person_threat"),
         ("после прогулки мойте лапы, полотенце висит у двери", None),
+        # the executor's own home, the reason a visit will not happen; a client on the way
+        ("Не смогу выйти на визиты утром, у меня дома затопило, жду аварийку", None),
+        ("Дома потоп, клетка с кроликом на полу, не смогу приехать раньше часа", "fire_smoke"),
         # in water and cannot get out
         ("Пёс в реке, не может выбраться на берег, его сносит течением", "on_the_ledge"),
         # «пишут что» is a rumour; «ситтер пишет что …» is a report

@@ -34,6 +34,7 @@ CUE_KINDS = (
     "hearsay",
     "doubt",
     "joke",
+    "cannot_come",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
