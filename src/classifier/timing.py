@@ -359,7 +359,7 @@ def told_later(tokens: Sequence[Token], marks: Sequence[Mark], late_report: Sequ
         if m.kind == "earlier" and m.words[0].lower() not in RECENT:
             return m
         weekday = m.kind in ("weekday", "this_weekday")
-        if weekday and _clause_tense(tokens, m.positions[0]) == "past":
+        if weekday and _said_in_past(tokens, m.positions[0]):
             return m
     return None
 
@@ -377,6 +377,17 @@ def _story_dated_earlier(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark 
 
 def _part_of_day(mark: Mark) -> bool:
     return " ".join(mark.words).lower() in PARTS_OF_DAY
+
+
+def _said_in_past(tokens: Sequence[Token], position: int) -> bool:
+    """Whether the time word at `position` is said with a past verb: its clause's, or, for a
+    clause without a verb («В четверг утром, после визита, нашли попугая»), its sentence's
+    first."""
+    tense = _clause_tense(tokens, position)
+    if not tense:
+        sentence = tokens[position].sentence
+        tense = next((t.tense for t in tokens if t.tense and t.sentence == sentence), "")
+    return tense == "past"
 
 
 def _clause_tense(tokens: Sequence[Token], position: int) -> str:
