@@ -808,7 +808,10 @@ def test_the_time_of_a_story(rules, text, received, fires):
         # laughter in the sentence, and a death that is not the service's doing
         ("Ситтер прислала фото, кот лежит как труп на подоконнике 😂 объелся", None),
         ("Кот прямо сейчас умер у меня на руках 😂", "died"),  # never a joke about now
+        ("Это не шутка, кот умер у ситтера", "died"),
         ("Рыбка умерла, вы тут ни при чём, для них это старость", None),
+        # «не ваша вина» is no sign of when or where: a death at the visit stays critical
+        ("Кот умер у ситтера на визите, она тут ни при чём, он болел", "died"),
         ("Когда у нас умерла кошка (не в её смену), Оля помогла с похоронами", None),
         # a negation after the trigger, past an adverb; a plan for the case
         ("Судорог пока не было, собака в порядке, просто уточняю дозу", None),
