@@ -827,6 +827,10 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("после прогулки мойте лапы, полотенце висит у двери", None),
         # the executor's own home, the reason a visit will not happen; a client on the way
         ("Не смогу выйти на визиты утром, у меня дома затопило, жду аварийку", None),
+        (
+            "Я на работе, не смогу прийти домой раньше восьми, а дома пожар, кот внутри",
+            "fire_smoke",
+        ),
         ("Дома потоп, клетка с кроликом на полу, не смогу приехать раньше часа", "fire_smoke"),
         # in water and cannot get out
         ("Пёс в реке, не может выбраться на берег, его сносит течением", "on_the_ledge"),
