@@ -46,6 +46,10 @@ AUDIT = dict(
     given_probability=0.03,
 )
 
+# httpx's 5 s default read timeout is a speed bound, and this is a correctness test on a shared
+# two-core CI, where an export under the suite's load once took longer: slow is not wrong.
+HTTP_TIMEOUT = 30
+
 
 def seed(model, url: str, messages: list[tuple], audit: list[dict] = ()) -> None:
     decisions = model.map(Message(text, channel, mid) for mid, _, channel, text in messages)
@@ -83,7 +87,9 @@ def server(model, settings, tmp_path_factory):
 
 
 def journal(server, **params) -> dict:
-    answer = httpx.get(f"{server.url}/v1/feedback", params=params, headers=QUALITY)
+    answer = httpx.get(
+        f"{server.url}/v1/feedback", params=params, headers=QUALITY, timeout=HTTP_TIMEOUT
+    )
     return answer.json()
 
 
@@ -211,6 +217,7 @@ def test_times_are_shown_in_the_browsers_zone(server, chromium):
         f"{server.url}/v1/feedback",
         headers=QUALITY,
         json={"message_id": "p-2", "verdict": "confirm", "annotator": "Часовой Пояс"},
+        timeout=HTTP_TIMEOUT,
     )
     assert saved.status_code == 200, saved.text  # p-2 is claimed by no one: it was sent
     created = datetime.fromisoformat(saved.json()["created_at"])
@@ -289,7 +296,9 @@ def test_the_compact_list_shows_eight_rows_at_1440x900(day, chromium, tmp_path):
 
 
 def labels_now(server, message_id: str) -> dict:
-    latest = httpx.get(f"{server.url}/v1/predictions/{message_id}", headers=QUALITY).json()
+    latest = httpx.get(
+        f"{server.url}/v1/predictions/{message_id}", headers=QUALITY, timeout=HTTP_TIMEOUT
+    ).json()
     return {k: latest["latest"][k] for k in ("category", "is_hard", "urgency", "reporter")}
 
 
@@ -332,6 +341,7 @@ def test_a_working_day_of_two_annotators(day, chromium):
             f"{server.url}/v1/feedback",
             headers=QUALITY,
             json={"message_id": "d-01", "annotator": "Олег", "verdict": "confirm"},
+            timeout=HTTP_TIMEOUT,
         )
         assert refused.status_code == 409
 
@@ -415,7 +425,9 @@ def test_a_working_day_of_two_annotators(day, chromium):
         expect(maria.locator("#agreement-rows tr[data-person='Мария'] td").first).to_have_text("2")
 
         # 8. the export takes only the confirmed correction
-        exported = httpx.post(f"{server.url}/v1/admin/export-corrections", headers=ADMIN).json()
+        exported = httpx.post(
+            f"{server.url}/v1/admin/export-corrections", headers=ADMIN, timeout=HTTP_TIMEOUT
+        ).json()
         assert len(exported["written"]) == 1
         [line] = (data / "corrections.jsonl").read_text("utf-8").splitlines()
         record = json.loads(line)
