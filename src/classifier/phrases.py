@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from .lemmatize import Token
+from .lemmatize import Token, analyze_word
 from .normalize import fold_yo
 
 FUZZY_MIN_LENGTH = 5
@@ -87,13 +87,6 @@ class FuzzyLexicon:
         return frozenset(found)
 
 
-@lru_cache(maxsize=4096)
-def _dictionary_word(lemma: str) -> bool:
-    from .lemmatize import morph
-
-    return morph().word_is_known(lemma)
-
-
 def word_forms(lemma: str) -> set[str]:
     """Every inflected form of a dictionary word (just the word itself when it is unknown)."""
     from .lemmatize import morph
@@ -121,7 +114,7 @@ def _token_matches(lexicon: FuzzyLexicon, token: Token, lemma: str, any_reading:
         # …but a phrase word outside the dictionary too («в телеграме»: телеграм) was guessed
         # the same way when the rules were loaded, and its guess is the only lemma it has
         return lemma in lexicon.lookup(token.text) or (
-            lemma == token.lemma and not _dictionary_word(lemma)
+            lemma == token.lemma and not analyze_word(lemma)[1]
         )
     return lemma == token.lemma or (any_reading and lemma in token.readings)
 

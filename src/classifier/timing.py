@@ -406,9 +406,7 @@ def _clause_tense(tokens: Sequence[Token], position: int) -> str:
 def _telling_tense(tokens: Sequence[Token], position: int) -> str:
     """For a clause opened by «что», the tense of the clause right before it, which tells
     it («написала, что…»); "" otherwise."""
-    start = position
-    while start > 0 and tokens[start - 1].clause == tokens[position].clause:
-        start -= 1
+    start = _clause_start(tokens, position)
     if tokens[start].lemma != "что" or start == 0:
         return ""
     return _clause_tense(tokens, start - 1)
@@ -416,10 +414,14 @@ def _telling_tense(tokens: Sequence[Token], position: int) -> str:
 
 def _opener(tokens: Sequence[Token], position: int) -> str:
     """The first word of the clause holding `position`."""
+    return tokens[_clause_start(tokens, position)].lemma
+
+
+def _clause_start(tokens: Sequence[Token], position: int) -> int:
     clause, start = tokens[position].clause, position
     while start > 0 and tokens[start - 1].clause == clause:
         start -= 1
-    return tokens[start].lemma
+    return start
 
 
 def _auxiliary(tokens: Sequence[Token], position: int) -> int | None:
@@ -486,10 +488,11 @@ def decide(
     ]
     if own:
         best = min(own, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
-        story = _story_dated_earlier(tokens, _told(tokens, marks, first))
-        if _part_of_day(best) and tense != "pres" and story is not None:
-            # «3 марта приходила ситтер. … Ночью в клинике он умер.»: the night of the story's day
-            return When("earlier", story.words, "a part of the day of the story told before it")
+        if _part_of_day(best) and tense != "pres":
+            story = _story_dated_earlier(tokens, _told(tokens, marks, first))
+            if story is not None:
+                # «3 марта приходила ситтер. … Ночью в клинике он умер.»: the story's night
+                return When("earlier", story.words, "a part of the day of the story told before it")
         return When(
             settle(best), best.words, "a time word in the trigger's clause", own_clause=True
         )
@@ -538,9 +541,10 @@ def decide(
         if earlier is not None:
             return When("earlier", earlier.words, "the time of the story told before it")
     said_current = any(settle(m) in CURRENT for m in marks)
-    dated = [m for m in marks if settle(m) == "earlier" and _dates_the_event(tokens, m)]
-    if past_story and dated and not said_current:
-        return When("earlier", dated[0].words, "the message dates the event («это было …»)")
+    if past_story and not said_current:
+        dated = (m for m in marks if settle(m) == "earlier" and _dates_the_event(tokens, m))
+        if (mark := next(dated, None)) is not None:
+            return When("earlier", mark.words, "the message dates the event («это было …»)")
     if late_report and not said_current:
         mark = late_report[0]
         return When("earlier", mark.words, "the message reports it later")
