@@ -4,8 +4,14 @@ home with its own embedded MLflow store, so tests never touch the developer's mo
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
+import pickle
+import shutil
+import sqlite3
 import sys
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,11 +123,64 @@ def settings(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def trained(settings):
-    """The result of one real `train` run."""
+def trained(settings, request):
+    """The result of one real `train` run. Under `pytest -n`, the first worker to need it trains
+    and leaves a copy of its home; the others copy that home into their own instead of training
+    the same model again (a minute of a core each)."""
     from pettriage.training.train import train
 
-    return train(settings)
+    if not hasattr(request.config, "workerinput"):
+        return train(settings)
+    shared = _figures_dir(request.config) / "trained-home"
+    with _exclusive(shared.with_name("trained-home.lock")):
+        if not (shared / RESULT).exists():
+            result = train(settings)
+            shutil.copytree(settings.home, shared)
+            (shared / RESULT).write_bytes(pickle.dumps((str(settings.home), result)))
+            return result
+        trainer_home, result = pickle.loads((shared / RESULT).read_bytes())
+        shutil.copytree(shared, settings.home, dirs_exist_ok=True)
+    (settings.home / RESULT).unlink()
+    _moved(settings.home, trainer_home, str(settings.home))
+    from pettriage.training.tracking import configure
+
+    configure(settings)  # as `train` leaves the trainer's process
+    model_path = Path(str(result.model_path).replace(trainer_home, str(settings.home)))
+    return dataclasses.replace(result, model_path=model_path)
+
+
+RESULT = "trained.pickle"
+
+
+@contextmanager
+def _exclusive(lock: Path):
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _moved(home: Path, old: str, new: str) -> None:
+    """Rewrites every path under `old` to the same path under `new` in a copied home: in the text
+    columns of its MLflow store (artifact locations, model versions' sources) and in the text
+    files beside it (a logged model's `MLmodel`, which names its artifacts' first place)."""
+    with closing(sqlite3.connect(home / "mlflow.db")) as db, db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+                name = column[1]
+                db.execute(
+                    f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                    f'WHERE typeof("{name}") = \'text\' AND instr("{name}", ?) > 0',
+                    (old, new, old),
+                )
+    for path in home.rglob("*"):
+        if path.is_file() and (path.name == "MLmodel" or path.suffix in {".json", ".yaml"}):
+            text = path.read_text("utf-8")
+            if old in text:
+                path.write_text(text.replace(old, new), "utf-8")
 
 
 @pytest.fixture(scope="session")
