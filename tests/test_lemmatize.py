@@ -73,6 +73,22 @@ def test_sentences_are_numbered():
     ]
 
 
+def test_an_abbreviations_period_ends_no_sentence():
+    """Staff notes write «кл.» and «исп.»; the note about a client goes on after them."""
+    tokens = analyze("Звонила кл. Мещерякова: кот умер. Исп. Мирон на месте")
+    assert [(t.text, t.sentence) for t in tokens] == [
+        ("Звонила", 0),
+        ("кл", 0),
+        ("Мещерякова", 0),
+        ("кот", 0),
+        ("умер", 0),
+        ("Исп", 1),
+        ("Мирон", 1),
+        ("на", 1),
+        ("месте", 1),
+    ]
+
+
 def test_a_hyphen_inside_a_word_is_no_clause_break():
     """«кто-то», «из-за» are one word to a reader; a dash between words still parts clauses."""
     tokens = analyze("кто-то ходит - а из-за двери")

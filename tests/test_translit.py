@@ -16,6 +16,9 @@ from pettriage.classifier.translit import cyrillic, read_back
         ("bolnica", "больница"),
         ("voskresenye", "воскресенье"),  # «ye» after a soft sign
         ("nedelyu", "неделю"),
+        ("eto", "это"),  # not «ето», which the dictionary knows as a distortion
+        ("eti", "эти"),
+        ("chto", "что"),
     ],
 )
 def test_a_word_is_read_as_the_dictionary_spells_it(word, expected):
@@ -29,6 +32,10 @@ def test_a_word_of_no_spelling_stays_unknown():
 def test_a_weekday_written_without_its_soft_sign_dates_the_event():
     text = "on umer v ponedelnik vecherom, ya hodila tuda s pyatnicy"
     assert read_back(text) == "он умер в понедельник вечером, я ходила туда с пятницы"
+
+
+def test_a_date_written_in_latin_letters_dates_the_event():
+    assert read_back("3 dnya nazad eto bylo") == "3 дня назад это было"
 
 
 def test_english_stays_english():

@@ -101,6 +101,13 @@ def lemma(word: str) -> str:
 _OPENING_QUOTES, _CLOSING_QUOTES, _STRAIGHT_QUOTES = "«„“", "»”", '"'
 # What a punctuation or space token does to the sentence count and the quotation state.
 _ENDS_SENTENCE, _OPENS_QUOTE, _CLOSES_QUOTE, _TOGGLES_QUOTE, _ENDS_CLAUSE = 1, 2, 4, 8, 16
+_PERIOD = 32  # a bare «.», which after an abbreviation ends nothing
+# Abbreviations of staff notes and addresses whose period does not end a sentence: «Кл. Юлия
+# звонит», «исп. Мирон сообщает», «ул. Широкая, д. 5». spaCy keeps a few («г.», «руб.») whole;
+# these it cuts from their period.
+ABBREVIATIONS = frozenset(
+    {"кл", "исп", "ул", "пр", "д", "кв", "тел", "им", "напр", "ст", "м", "вет", "пер", "корп"}
+)
 _CLAUSE_MARKS = frozenset(",:;—–-()")
 # Words that open a clause of their own even without a comma before them (speech-to-text).
 CLAUSE_OPENERS = frozenset({"а", "но", "однако", "зато", "хотя"})
@@ -111,7 +118,7 @@ _new = tuple.__new__  # builds a Token without the named tuple's Python-level __
 def _punctuation(text: str) -> int:
     effect = 0
     if "\n" in text or ";" in text or not text.strip(".!?…"):
-        effect |= _ENDS_SENTENCE | _ENDS_CLAUSE
+        effect |= _ENDS_SENTENCE | _ENDS_CLAUSE | (_PERIOD if text == "." else 0)
     elif any(ch in _CLAUSE_MARKS for ch in text):
         effect |= _ENDS_CLAUSE
     if any(ch in _OPENING_QUOTES for ch in text):
@@ -156,6 +163,8 @@ def _assemble(items) -> list[Token]:
     tokens, sentence, clause, quoted = [], 0, 0, False
     for item in items:
         if item.__class__ is int:
+            if item & _PERIOD and tokens and tokens[-1].text.lower() in ABBREVIATIONS:
+                continue  # «Кл. Юлия звонит»: one sentence
             if item & _ENDS_CLAUSE:
                 clause += 1 if tokens and tokens[-1].clause == clause else 0
             if item & _ENDS_SENTENCE:

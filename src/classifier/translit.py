@@ -201,7 +201,7 @@ def cyrillic(word: str) -> tuple[str, bool]:
 
     analyzer = morph()
     units = _segments(word)
-    first = None
+    first = distorted = None
     # A final soft sign is the letter most often left out («delat», «krov»): tried second.
     for ending in ("", "ь"):
         spellings = ("".join(parts) for parts in product(*units))
@@ -210,7 +210,13 @@ def cyrillic(word: str) -> tuple[str, bool]:
             if first is None:
                 first = spelling
             if len(spelling) >= MIN_LETTERS and analyzer.word_is_known(spelling):
-                return spelling, True
+                if not _distorted(analyzer, spelling):
+                    return spelling, True
+                # «ето» is in the dictionary as a distortion of «это»: kept only when no
+                # spelling of the word is a plain one
+                distorted = distorted or spelling
+    if distorted is not None:
+        return distorted, True
     # Then one soft sign left out inside the word («ponedelnik», «malchik»), in the most common
     # spellings only.
     spellings = ("".join(parts) for parts in product(*units))
@@ -222,6 +228,12 @@ def cyrillic(word: str) -> tuple[str, bool]:
                 if len(guess) >= MIN_LETTERS and analyzer.word_is_known(guess):
                     return guess, True
     return first or word, False
+
+
+def _distorted(analyzer, spelling: str) -> bool:
+    """Whether the dictionary knows `spelling` only as a distorted form (its `Dist` mark:
+    «ето», «ети» for «это», «эти»)."""
+    return all("Dist" in parse.tag for parse in analyzer.parse(spelling))
 
 
 def read_back(text: str) -> str:
