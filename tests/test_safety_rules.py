@@ -40,6 +40,7 @@ what fired and what every rule thought (`SafetyRules.explain`).
 
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -173,6 +174,8 @@ TRIGGERS = [
     ("Пахнет газом в квартире, кошки дома, ситтер уже ушла", "fire_smoke"),
     ("Загорелась проводка у аквариума, исполнитель тушит", "fire_smoke"),
     ("Дым валит из-под двери квартиры клиента, там собака", "fire_smoke"),
+    ("Прорвало трубу у клиента, воды по щиколотку, кот сидит на шкафу и орёт", "flood"),
+    ("Ситтер оставила кран открытым, затопило ванную, собака заперта там", "flood"),
     (
         "Сосед клиента звонит: из квартиры идёт дым, внутри два кота, исполнитель не отвечает",
         "fire_smoke",
@@ -666,6 +669,47 @@ def test_a_cue_option_that_is_not_true_or_false_is_a_clear_error(tmp_path):
         SafetyRules.load(path)
 
 
+def test_a_near_without_words_is_a_clear_error(tmp_path):
+    from pettriage.classifier.rulebook import RulesError
+
+    path = _rules_with(
+        tmp_path, "      words: [собака, пес, щенок", "      pets: [собака, пес, щенок"
+    )
+    with pytest.raises(RulesError, match=r"flood|near: expected 'words'"):
+        SafetyRules.load(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        # a pet anywhere in the message is in the flooded home
+        ("Тема: протечка\n\nСоседка снизу звонит, у неё течёт с потолка. Дома кошка", True),
+        ("Ситтер ушла, а у нас потоп в ванной, собака заперта в спальне", True),
+        # no pet in it: a neighbour's ceiling, an executor's own pipe
+        ("Соседи сверху затопили, с потолка льёт, пришлите акт", False),
+        ("Исполнитель звонит: у него дома прорвало трубу, ждёт сантехника", False),
+    ],
+)
+def test_a_flood_pages_only_with_a_pet_in_the_home(rules, text, fires):
+    override = rules.check(prepare([text])[0])
+    assert (override is not None and override.rule == "flood") is fires, rules.explain(
+        prepare([text])[0]
+    )
+
+
+def test_one_event_told_twice_is_dated_by_the_telling_that_dates_it(rules):
+    """«умерла из-за меня. умерла в среду» is one death, on Wednesday; a death dated today in
+    its second telling still fires."""
+    monday = date(2026, 12, 7)
+    told_twice = "хозяин говорит собака умерла из-за меня. умерла в среду, я гулял в понедельник"
+    assert rules.check(prepare([told_twice])[0], monday) is None
+    dated_today = "собака умерла! вчера была вялая, а сегодня утром умерла"
+    assert rules.check(prepare([dated_today])[0], monday).rule == "died"
+    # a telling that only a sentence without a verb of its own dates is not the event's date
+    weakly = "Пришла на визит, полоз в террариуме мёртвый. Позавчера у коллеги было +27. Он мёртв."
+    assert rules.check(prepare([weakly])[0], monday).rule == "died"
+
+
 # -- what the issue named: cues that silenced real triggers, and the window ----------------------
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -831,7 +875,7 @@ def test_the_time_of_a_story(rules, text, received, fires):
             "Я на работе, не смогу прийти домой раньше восьми, а дома пожар, кот внутри",
             "fire_smoke",
         ),
-        ("Дома потоп, клетка с кроликом на полу, не смогу приехать раньше часа", "fire_smoke"),
+        ("Дома потоп, клетка с кроликом на полу, не смогу приехать раньше часа", "flood"),
         # in water and cannot get out
         ("Пёс в реке, не может выбраться на берег, его сносит течением", "on_the_ledge"),
         # «пишут что» is a rumour; «ситтер пишет что …» is a report

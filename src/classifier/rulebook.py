@@ -41,6 +41,7 @@ WITHIN = ("clause", "sentence")
 # far end of a long sentence («Кот умер, муж в шоке»).
 MAX_WINDOW = 8
 TIME_PHRASES = (*KINDS, "late_report", "review")
+WHOLE_MESSAGE = 10_000  # a `near: {reach: message}`: sentences either side
 
 
 class RulesError(ValueError):
@@ -70,6 +71,10 @@ class Rule:
     fire: tuple[Example, ...] = ()  # examples that must fire this rule (run as tests)
     silent: tuple[Example, ...] = ()  # examples on which no rule may fire
     title_ru: str = ""  # the title quality staff read on the review page
+    # Words one of which must be within `near_reach` sentences of the trigger: a flood is a
+    # danger only with a pet in it («потоп, кролик в клетке на полу»), not a neighbour's ceiling.
+    near: frozenset[str] = frozenset()
+    near_reach: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +258,16 @@ def _rule(body: object, where: str) -> Rule:
             f"{where}.cancelled_by: expected a list of cue kinds ({', '.join(CUE_KINDS)}), "
             f"got {cancelled_by!r}"
         )
+    near = body.get("near") or {}
+    if (
+        not isinstance(near, dict)
+        or set(near) - {"words", "reach"}
+        or (near and "words" not in near)
+    ):
+        raise RulesError(
+            f"{where}.near: expected 'words' (one must be near the trigger) and 'reach' "
+            "(sentences either side, 0..3, or `message`)"
+        )
     examples = body.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"fire", "silent"}:
         raise RulesError(f"{where}.examples: expected 'fire' and 'silent' lists")
@@ -271,6 +286,10 @@ def _rule(body: object, where: str) -> Rule:
         fire=_examples(examples.get("fire"), f"{where}.examples.fire"),
         silent=_examples(examples.get("silent"), f"{where}.examples.silent"),
         title_ru=body.get("title_ru") or body.get("title", body["id"]),
+        near=_words(near.get("words"), f"{where}.near.words"),
+        near_reach=WHOLE_MESSAGE
+        if near.get("reach") == "message"
+        else _int(near, "reach", 0, f"{where}.near", 0, 3),
     )
 
 

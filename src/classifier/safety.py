@@ -16,7 +16,8 @@ with one typo («атравилась», «кравь»). A match is then judged
    sentence, or `reach` sentences around it; a set marked `spares_now` (settled) never cancels
    a trigger that is now by its own verb or clause;
 4. the time decision (`timing`): a rule with `needs_now` fires only for an event now or today.
-A rule fires only in a message about pets or the service (the `context` words).
+A rule fires only in a message about pets or the service (the `context` words), and a rule with
+`near` words only when one of them is within its reach of the trigger.
 
 Longer than 300 lines because the hot path (`check`), the debug view (`explain`) and the file's
 own examples must judge a match by one and the same code, which needs the message model here.
@@ -213,7 +214,12 @@ class SafetyRules:
 
     # -- judging one rule ------------------------------------------------------------------------
     def _judge(self, rule: Rule, message: _Message) -> Verdict:
+        """The rule's verdict: it fires on the first match that passes every check, except that
+        a match only taken as today (no word says when) waits for the rule's other matches —
+        one event told twice, «собака умерла из-за меня. умерла в среду», is dated by the
+        telling that dates it."""
         tokens, reasons = message.tokens, []
+        assumed = dated = None
         for phrase in rule.phrases:
             if not phrase.needs <= message.present:
                 continue
@@ -228,6 +234,9 @@ class SafetyRules:
                 if rule.skip_quoted and all(tokens[p].quoted for p in match.positions):
                     reasons.append(f"{said} is in quotation marks")
                     continue
+                if rule.near and not self._near(rule, match, tokens):
+                    reasons.append(f"{said}: none of the rule's `near` words around it")
+                    continue
                 cancel = self._cancelled(rule, phrase, match, message)
                 if cancel:
                     reasons.append(f"{said} cancelled: {cancel}")
@@ -238,9 +247,32 @@ class SafetyRules:
                 if rule.needs_now and not when.current:
                     words = f" («{' '.join(when.words)}»)" if when.words else ""
                     reasons.append(f"{said} held back: {when.kind}{words}, {when.reason}")
+                    if when.kind == "earlier" and when.own_clause:
+                        dated = dated or (said, words)
                     continue
-                return Verdict(rule.id, True, match.words, f"matched «{phrase.text}»", when)
+                verdict = Verdict(rule.id, True, match.words, f"matched «{phrase.text}»", when)
+                if not (rule.needs_now and when.assumed):
+                    return verdict
+                assumed = assumed or verdict
+        if assumed is not None and dated is None:
+            return assumed
+        if assumed is not None:
+            said, words = dated
+            reasons.append(
+                f"«{' '.join(assumed.matched)}» is told again as {said}, dated earlier{words}"
+            )
         return Verdict(rule.id, False, (), "; ".join(reasons) or "no trigger")
+
+    @staticmethod
+    def _near(rule: Rule, match: Match, tokens: Sequence[Token]) -> bool:
+        """Whether one of the rule's `near` words is within `near_reach` sentences of the
+        match."""
+        sentence = tokens[match.positions[0]].sentence
+        return any(
+            abs(t.sentence - sentence) <= rule.near_reach
+            and (t.lemma in rule.near or t.text.lower() in rule.near)
+            for t in tokens
+        )
 
     def _cancelled(self, rule: Rule, phrase: Phrase, match: Match, message) -> str | None:
         if "negation" in rule.cancelled_by:

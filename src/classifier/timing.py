@@ -120,6 +120,7 @@ class When:
     reason: str = ""
     by_tense: bool = False  # decided by a verb's tense, not by a time word
     own_clause: bool = False  # decided by a time word in the trigger's own clause
+    assumed: bool = False  # nothing said when: taken as today
 
     @property
     def current(self) -> bool:
@@ -548,4 +549,4 @@ def decide(
     if late_report and not said_current:
         mark = late_report[0]
         return When("earlier", mark.words, "the message reports it later")
-    return When("today", (), "nothing says otherwise: taken as today")
+    return When("today", (), "nothing says otherwise: taken as today", assumed=True)
