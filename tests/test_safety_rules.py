@@ -869,6 +869,10 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Попугай врезался в стекло, крыло вывернуто", "bleeding"),
         ("Хозяин пьяный, ударил по лицу, стоит между мной и дверью", "person_threat"),
         ("после прогулки мойте лапы, полотенце висит у двери", None),
+        # a cue said with a negation of its own is not the cue; a claim for money is one anyway
+        ("Кошка после прививки так и не поправилась и умерла", "died"),
+        ("Кошка после прививки поправилась, но всё равно умерла в прошлом месяце", None),
+        ("Почему не вернули деньги за заказ, при котором умерла моя кошка?", None),
         # the executor's own home, the reason a visit will not happen; a client on the way
         ("Не смогу выйти на визиты утром, у меня дома затопило, жду аварийку", None),
         (

@@ -35,6 +35,7 @@ CUE_KINDS = (
     "doubt",
     "joke",
     "cannot_come",
+    "claim",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
@@ -103,6 +104,9 @@ class CueSet:
     # The set never cancels a trigger happening now by its own verb or clause (`When`):
     # care already given is about an earlier event, not about «а сейчас она не дышит».
     spares_now: bool = False
+    # A cue said with a negation of its own («не поправился») does not count, unless this says
+    # it does: «почему не вернули деньги» is a claim for money all the same.
+    negated_too: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             reach=_int(body, "reach", 0, where, 0, 10),
             before_only=_words(body.get("before"), f"{where}.before"),
             spares_now=_flag(body, "spares_now", where),
+            negated_too=_flag(body, "negated_too", where),
         )
     return cues
 

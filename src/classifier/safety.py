@@ -314,10 +314,25 @@ class SafetyRules:
                 scope = [tokens[j] for j in window]
             else:
                 scope = [t for t in tokens if abs(t.sentence - trigger.sentence) <= cue.reach]
-            found = self._find(message, phrase, scope)
-            if found:
-                return " ".join(found[0].words)
+            for found in self._find(message, phrase, scope):
+                if cue.negated_too or not self._negated(phrase, found, scope):
+                    return " ".join(found.words)
         return None
+
+    def _negated(self, phrase: Phrase, match: Match, tokens: Sequence[Token]) -> bool:
+        """A cue said with a negation of its own is not the cue: «не поправился», «кровь не
+        остановилась», «так и не нашли». Negators the phrase holds («не угрожает») do not count."""
+        negators = self.vocabulary.negators
+        if set(phrase.lemmas) & negators:
+            return False
+        first, last = match.positions[0], match.positions[-1]
+        span = range(max(0, first - 1), last + 1)
+        return any(
+            j not in match.positions
+            and tokens[j].sentence == tokens[first].sentence
+            and (tokens[j].lemma in negators or tokens[j].text in negators)
+            for j in span
+        )
 
     def _negator(self, phrase: Phrase, match: Match, tokens) -> str | None:
         """A negation of the matched words: just before them («не отравилась»), between them
