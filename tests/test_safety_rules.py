@@ -820,6 +820,11 @@ MONDAY, TUESDAY, SATURDAY = "2026-12-07", "2026-12-08", "2026-12-05"
         # «это произошло …» dates the event told before it
         ("Кошка выпала с балкона и скончалась в клинике. Это произошло 23 мая.", MONDAY, None),
         ("Кот умер у ситтера. Это случилось только что", MONDAY, "died"),
+        # a bare day of the month ending its clause; a floor is not a day
+        ("Клиентка сообщила, что кошка умерла 10-го, и винит ситтера", MONDAY, None),
+        ("Кот упал с 5-го этажа, лежит и не встаёт", MONDAY, "fall_from_height"),
+        # how long ago, counted to the writing
+        ("Почему молчите по заказу, при котором умерла моя кошка? 2 недели прошло!!", MONDAY, None),
     ],
 )
 def test_the_time_of_a_story(rules, text, received, fires):

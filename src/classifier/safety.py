@@ -38,7 +38,7 @@ from .lemmatize import Token
 from .phrases import FuzzyLexicon, Match, Phrase, find_phrase
 from .records import parse_received_at
 from .rulebook import CueSet, Rule, RulesError, Verdict, Vocabulary, read_rules
-from .timing import KINDS, Mark, When, calendar_marks, decide, told_later
+from .timing import KINDS, Mark, When, calendar_marks, decide, elapsed, told_later
 
 __all__ = ["RulesError", "SafetyRules", "Verdict"]
 
@@ -188,7 +188,7 @@ class SafetyRules:
     def _marks(self, message: _Message) -> tuple[list[Mark], list[Mark]]:
         """(time marks, marks of a report written later) of the message, found once."""
         if message._marks is None:
-            time = self.vocabulary.time
+            time, tokens = self.vocabulary.time, message.tokens
             marks = [
                 Mark(kind, m.positions, m.words)
                 for kind in KINDS
@@ -196,8 +196,12 @@ class SafetyRules:
                 for m in self._find(message, phrase)
                 if not message.idioms & set(m.positions)
             ]
-            marks += calendar_marks(message.tokens, time.calendar, message.received)
+            calendar = calendar_marks(message.tokens, time.calendar, message.received)
+            marks += calendar
             late = [
+                Mark("late_report", m.positions, m.words) for m in calendar if elapsed(tokens, m)
+            ]
+            late += [
                 Mark(kind, m.positions, m.words)
                 for kind in ("late_report", "review")
                 for phrase in time.phrases[kind]

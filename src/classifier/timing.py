@@ -172,6 +172,13 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             month = received.month if day_of <= received.day else (received.month - 2) % 12 + 1
             found = _date(day_of, month, received.year - (month > received.month))
             where = (i - 1, i)
+        elif _bare_day(tokens, i) is not None:
+            # «умерла 10-го, а …»: a day of the month by itself, at the end of its clause (not
+            # «с 5-го этажа»), as «10-го числа»
+            day_of = _bare_day(tokens, i)
+            month = received.month if day_of <= received.day else (received.month - 2) % 12 + 1
+            found = _date(day_of, month, received.year - (month > received.month))
+            where = (i,)
         elif (dotted := _DOTTED_DATE.match(token.text)) is not None and not _rating(token.text):
             day, month, year = dotted.groups()
             found = _date(int(day), int(month), int(year) if year else None)
@@ -198,7 +205,8 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
         elif AGO.get(token.lemma) == "earlier" and (lead := _lead(tokens, i)) is not None:
             # «спустя десять дней», «прошло три недели», «неделю спустя»: earlier; «через два
             # дня»: earlier or planned, by the trigger's tense, as for a weekday
-            where = tuple(range(min(lead, i), max(lead, i) + 1))
+            start = i - 1 if lead > i and i > 0 and _is_count(tokens[i - 1]) else min(lead, i)
+            where = tuple(range(start, max(lead, i) + 1))
             kind = "weekday" if tokens[lead].lemma == "через" else "earlier"
             marks.append(Mark(kind, where, _words(tokens, where)))
         elif (
@@ -230,8 +238,14 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
 # to this morning; not carried over to the sentences after it.
 RECENT = frozenset({"вчера"})
 # Words that make a span of days a time of the event: «спустя/через <N> дней», «прошло <N>
-# дней», «<N> дней спустя».
+# дней», «<N> дней спустя», «<N> дней прошло».
 SPAN_LEADS = frozenset({"спустя", "через", "пройти"})
+
+
+def elapsed(tokens: Sequence[Token], mark: Mark) -> bool:
+    """Whether `mark` says how long ago, counted to the writing («2 недели прошло», «прошло три
+    дня»): the mark of a report written later, as «прошла неделя» in the rules file."""
+    return mark.kind == "earlier" and any(tokens[p].lemma == "пройти" for p in mark.positions)
 
 
 def _lead(tokens: Sequence[Token], unit: int) -> int | None:
@@ -240,8 +254,8 @@ def _lead(tokens: Sequence[Token], unit: int) -> int | None:
     before = unit - 2 if unit > 1 and _is_count(tokens[unit - 1]) else unit - 1
     if before >= 0 and tokens[before].lemma in SPAN_LEADS:
         return before
-    if unit + 1 < len(tokens) and tokens[unit + 1].lemma == "спустя":
-        return unit + 1
+    if unit + 1 < len(tokens) and tokens[unit + 1].lemma in ("спустя", "пройти"):
+        return unit + 1  # «неделю спустя», «2 недели прошло»
     return None
 
 
@@ -295,6 +309,19 @@ def _weekend(tokens: Sequence[Token], i: int, calendar: Calendar) -> tuple[str, 
     if start >= 0 and tokens[start].lemma in ("на", "в", "во"):
         return kind, tuple(range(start, i + 1))
     return None
+
+
+_BARE_DAY = re.compile(r"^(\d{1,2})-(?:го|ого)$")
+
+
+def _bare_day(tokens: Sequence[Token], i: int) -> int | None:
+    """The day of a bare «10-го» that ends its clause or is followed by a part of the day."""
+    found = _BARE_DAY.match(tokens[i].text)
+    if found is None:
+        return None
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    ends = after is None or after.clause != tokens[i].clause
+    return int(found.group(1)) if ends or after.text.lower() in PARTS_OF_DAY else None
 
 
 def _day(text: str) -> int | None:
