@@ -729,7 +729,7 @@ FILLER_TEXT = "и мы вдвоём сидим рядом с ним на пол�
 FILLER = FILLER_TEXT.split()
 
 
-@pytest.mark.parametrize("kind", ["negation", "hypothetical", "settled", "hearsay", "unrelated"])
+@pytest.mark.parametrize("kind", ["negation", "hypothetical", "settled", "news", "unrelated"])
 def test_a_cue_word_cancels_only_within_its_window(rules, kind):
     """For every cue set: a one-word cue right after «Кот умер» cancels it; the same word one
     word beyond the set's window, in the same sentence, does not."""
@@ -878,6 +878,19 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Кошка после прививки так и не поправилась и умерла", "died"),
         ("Кошка после прививки поправилась, но всё равно умерла в прошлом месяце", None),
         ("Почему не вернули деньги за заказ, при котором умерла моя кошка?", None),
+        # the news is never our event, even told in the present; a sitter's chat still is
+        ("В новостях писали, что в парке разбросали отраву, собаки умирают", None),
+        ("Ветеринар в телеграме ответил, собака не дышит, что делать", "breathing"),
+        # a vet's all-clear after the state settles it; one before it is older than the state
+        (
+            "Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел, всё хорошо",
+            None,
+        ),
+        ("Врач вчера сказал всё хорошо, а сейчас кот лежит пластом и не встаёт", "unconscious"),
+        # a thread and needle eaten, a paw caught in the bars
+        ("Ситтер пишет: кошка съела нитку с иголкой, нитка торчит изо рта", "swallowed"),
+        ("Попугай застрял лапой в решётке и висит вниз головой, кричит", "swallowed"),
+        ("Тема: кот съел нитку — вопрос не срочный. Просто хочу знать на будущее", None),
         # the executor's own home, the reason a visit will not happen; a client on the way
         ("Не смогу выйти на визиты утром, у меня дома затопило, жду аварийку", None),
         (

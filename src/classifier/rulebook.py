@@ -36,6 +36,8 @@ CUE_KINDS = (
     "joke",
     "cannot_come",
     "claim",
+    "news",
+    "all_clear",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
@@ -107,6 +109,9 @@ class CueSet:
     # A cue said with a negation of its own («не поправился») does not count, unless this says
     # it does: «почему не вернули деньги» is a claim for money all the same.
     negated_too: bool = False
+    # The set's phrases count only after the trigger: a vet's all-clear settles the state told
+    # before it, never one told after it («врач сказал всё хорошо, а сейчас не дышит»).
+    after_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,7 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             before_only=_words(body.get("before"), f"{where}.before"),
             spares_now=_flag(body, "spares_now", where),
             negated_too=_flag(body, "negated_too", where),
+            after_only=_flag(body, "after_only", where),
         )
     return cues
 

@@ -315,10 +315,17 @@ class SafetyRules:
             if not phrase.needs <= message.present:
                 continue
             if len(phrase.lemmas) == 1:
-                scope = [tokens[j] for j in window]
+                where = window
             else:
-                scope = [t for t in tokens if abs(t.sentence - trigger.sentence) <= cue.reach]
+                where = [
+                    j
+                    for j, t in enumerate(tokens)
+                    if abs(t.sentence - trigger.sentence) <= cue.reach
+                ]
+            scope = [tokens[j] for j in where]
             for found in self._find(message, phrase, scope):
+                if cue.after_only and where[found.positions[0]] < last:
+                    continue
                 if cue.negated_too or not self._negated(phrase, found, scope):
                     return " ".join(found.words)
         return None
