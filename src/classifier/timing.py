@@ -66,6 +66,9 @@ AGO = {
     "неделя": "earlier",
     "месяц": "earlier",
     "год": "earlier",
+    "полчаса": "now",
+    "полдень": "today",  # «полдня назад», as pymorphy3 reads it
+    "полгода": "earlier",
 }
 # «весной», «летом»: a season as the time of the event, never today's word for it; the
 # trigger's tense says whether it was (earlier) or will be (planned), as for a weekday.
