@@ -166,3 +166,19 @@ def test_a_pet_dying_while_the_owner_queued_at_a_bank_still_pages(model):
     """The gate leaves a safety rule its say: a pet dying now, with the sitter there, pages."""
     decision = model("Пока я стояла в очереди в Сбербанке, ситтер написала: кот не дышит!")
     assert decision.in_domain is True and decision.urgency == "critical"
+
+
+def test_the_models_critical_stands_as_high_where_the_rules_read_a_joke_or_an_idiom(model):
+    """Words the model reads as a death or a collapse, which the rules read as an idiom or after a
+    vet's all-clear (`SafetyRules.dismissed`): `high`, for review, never a phone call."""
+    texts = [
+        "Кот весь вечер лежит как мёртвый, утомился от игр с ситтером",
+        "Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел",
+    ]
+    decisions = model.map(Message(t) for t in texts)
+    for d in decisions:
+        assert d.urgency != "critical" and not d.safety_fired, d.review_reasons
+    # the model itself would have paged on the first: the stand-down is what keeps it quiet
+    first = decisions[0]
+    assert first.probabilities["urgency"]["critical"] >= 0.5, first.probabilities["urgency"]
+    assert first.needs_review and any("safety rules read" in r for r in first.review_reasons)

@@ -998,3 +998,28 @@ def test_the_typo_lookup_keeps_a_bounded_number_of_words():
         lexicon.lookup(f"слово{n}")
     assert lexicon.lookup("отравитса") == frozenset({"отравиться"})
     assert FuzzyLexicon.lookup.cache_info().currsize <= LOOKUP_CACHE_SIZE
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        # the alarming words read as a joke, an idiom, the news, a vet's all-clear, a question
+        ("Кот весь вечер лежит как мёртвый, утомился от игр с ситтером", "as an idiom"),
+        ("Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел", "all_clear"),
+        ("В новостях писали, что в парке разбросали отраву, собаки умирают", "news cue"),
+        ("Как понять, что собака отравилась? Хочу знать заранее", "hypothetical"),
+        # a condition is read by the time decision, which can be wrong in a live emergency
+        ("Что делать, если собака съест шоколад? Хочу, чтобы выгульщик знал", None),
+        # a negation, care given or a time say less of the words: the model's critical stands
+        ("Кот не отравился, просто переел", None),
+        ("Собаку покусала чужая, рану зашили", None),
+        ("Кошка умерла 10 ноября, ситтер была у нас накануне", None),
+    ],
+)
+def test_what_the_rules_dismiss_stands_the_models_critical_down(rules, text, read):
+    """`SafetyRules.dismissed`: for a message no rule fires on, whether the rules read its
+    alarming words as not an emergency at all (then the model's own `critical` is `high`)."""
+    item = prepare([text])[0]
+    assert rules.check(item, date(2026, 12, 7)) is None
+    said = rules.dismissed(item, date(2026, 12, 7))
+    assert (said is None) if read is None else (said is not None and read in said), said

@@ -212,15 +212,25 @@ class ComplaintClassifier:
             if self.rules
             else None
         )
-        told_later = [None] * len(messages)
+        stood_down = [None] * len(messages)
         if self.rules:
-            # The model's own `critical` on a story told later («прошла неделя», «это произошло
-            # 23 мая») stands as `high`, for review: the guide's critical is a danger now.
+            # The model's own `critical` stands as `high`, for review, on a story told later
+            # («прошла неделя», «это произошло 23 мая»: the guide's critical is a danger now), and
+            # where the rules read the alarming words as a joke, an idiom, the news, a vet's
+            # all-clear or a question.
             for i in np.flatnonzero(urgencies == _CRITICAL).tolist():
                 if overrides[i] is None:
-                    later = self.rules.told_later(prepared[i], messages[i].received_at)
+                    received = messages[i].received_at
+                    later = self.rules.told_later(prepared[i], received)
                     if later is not None:
-                        urgencies[i], told_later[i] = _HIGH, later.words
+                        words = " ".join(later.words)
+                        urgencies[i] = _HIGH
+                        stood_down[i] = (
+                            f"the model says critical of an event told later («{words}»)"
+                        )
+                    elif (read := self.rules.dismissed(prepared[i], received)) is not None:
+                        urgencies[i] = _HIGH
+                        stood_down[i] = f"the model says critical; the safety rules read {read}"
         return self._decide(
             messages,
             X,
@@ -232,7 +242,7 @@ class ComplaintClassifier:
             [p.text if p.transliterated else None for p in prepared],
             in_domain,
             elsewhere,
-            told_later,
+            stood_down,
         )
 
     def __call__(self, text: str, channel: str | None = None) -> Decision:
@@ -258,7 +268,7 @@ class ComplaintClassifier:
         read_as,
         in_domain,
         elsewhere,
-        told_later,
+        stood_down,
     ):
         """The decisions of a batch: what can be computed for all rows at once is, and the
         per-message loop only assembles."""
@@ -312,9 +322,8 @@ class ComplaintClassifier:
                     why.append(split)
             if override is not None and model_urgencies[i] != "critical":
                 why.append("safety rule and model disagree")
-            if told_later[i]:
-                words = " ".join(told_later[i])
-                why.append(f"the model says critical of an event told later («{words}»)")
+            if stood_down[i]:
+                why.append(stood_down[i])
             decisions.append(
                 Decision(
                     id=message.id,

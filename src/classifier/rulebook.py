@@ -112,6 +112,10 @@ class CueSet:
     # The set's phrases count only after the trigger: a vet's all-clear settles the state told
     # before it, never one told after it («врач сказал всё хорошо, а сейчас не дышит»).
     after_only: bool = False
+    # A match this set cancels in a message no rule fires on also stands the model's own
+    # `critical` down to `high`, for review: the rules read the alarming words as a joke, the
+    # news, a vet's all-clear or a question, which the model cannot (`SafetyRules.dismissed`).
+    stands_model_down: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             spares_now=_flag(body, "spares_now", where),
             negated_too=_flag(body, "negated_too", where),
             after_only=_flag(body, "after_only", where),
+            stands_model_down=_flag(body, "stands_model_down", where),
         )
     return cues
 

@@ -122,6 +122,31 @@ class SafetyRules:
         message = self._message(item, self.words_in(item.tokens), received)
         return told_later(message.tokens, *self._marks(message))
 
+    def dismissed(self, item: Prepared, received: date | datetime | None = None) -> str | None:
+        """What the rules read the message's alarming words as, when they read them as not an
+        emergency at all: an idiom («спит как убитый»), or a cue of a set marked
+        `stands_model_down` (a joke, the news, a vet's all-clear, a question). For a message no
+        rule fired on: the model's own `critical` then stands only as `high`, for review. Other
+        cues (a negation, care given, a time) say less of the words the model read, and do not:
+        «…укол нужен вовремя, если нет — может задохнуться» is a condition in a live emergency."""
+        present = self.words_in(item.tokens)
+        message = None
+        for key in present.intersection(self._phrases_by_key):
+            for n, phrase in self._phrases_by_key[key]:
+                if not phrase.needs <= present:
+                    continue
+                message = message or self._message(item, present, received)
+                rule = self.rules[n]
+                for match in self._find(message, phrase):
+                    said = " ".join(match.words)
+                    if message.idioms & set(match.positions):
+                        return f"«{said}» as an idiom"
+                    cancel = self._cancelled(rule, phrase, match, message)
+                    cue = cancel and self.vocabulary.cues.get(cancel[0])
+                    if cue and cue.stands_model_down:
+                        return f"«{said}» as not an emergency: {cancel[1]}"
+        return None
+
     def when(self, item: Prepared, positions: Sequence[int], received=None) -> When:
         """The time decision for the words at `positions` (for tests and the debug view)."""
         message = self._message(item, self.words_in(item.tokens), received)
@@ -243,7 +268,7 @@ class SafetyRules:
                     continue
                 cancel = self._cancelled(rule, phrase, match, message)
                 if cancel:
-                    reasons.append(f"{said} cancelled: {cancel}")
+                    reasons.append(f"{said} cancelled: {cancel[1]}")
                     continue
                 when = self._when(message, match.positions)
                 if rule.threat and when.kind == "planned" and when.by_tense:
@@ -278,18 +303,21 @@ class SafetyRules:
             for t in tokens
         )
 
-    def _cancelled(self, rule: Rule, phrase: Phrase, match: Match, message) -> str | None:
+    def _cancelled(
+        self, rule: Rule, phrase: Phrase, match: Match, message
+    ) -> tuple[str, str] | None:
+        """(the cue kind, what cancelled it) when something cancels this match."""
         if "negation" in rule.cancelled_by:
             negator = self._negator(phrase, match, message.tokens)
             if negator:
-                return negator
+                return "negation", negator
         for kind in rule.cancelled_by:
             cue = self.vocabulary.cues.get(kind)
             found = cue and self._cue(cue, match, message)
             if found and cue.spares_now and self._when(message, match.positions).now_of_its_own:
                 continue
             if found:
-                return f"{kind} cue «{found}»"
+                return kind, f"{kind} cue «{found}»"
         return None
 
     def _cue(self, cue: CueSet, match: Match, message: _Message) -> str | None:
