@@ -131,12 +131,12 @@ class SafetyRules:
         «…укол нужен вовремя, если нет — может задохнуться» is a condition in a live emergency."""
         present = self.words_in(item.tokens)
         message = None
-        for key in present.intersection(self._phrases_by_key):
-            for n, phrase in self._phrases_by_key[key]:
+        # in the file's order, as `check` reads it, so that the reason given is always the same
+        for rule in self.rules:
+            for phrase in rule.phrases:
                 if not phrase.needs <= present:
                     continue
                 message = message or self._message(item, present, received)
-                rule = self.rules[n]
                 for match in self._find(message, phrase):
                     said = " ".join(match.words)
                     if message.idioms & set(match.positions):

@@ -175,10 +175,9 @@ def calendar_marks(tokens: Sequence[Token], calendar: Calendar, received: date) 
             month = received.month if day_of <= received.day else (received.month - 2) % 12 + 1
             found = _date(day_of, month, received.year - (month > received.month))
             where = (i - 1, i)
-        elif _bare_day(tokens, i) is not None:
+        elif (day_of := _bare_day(tokens, i)) is not None:
             # «умерла 10-го, а …»: a day of the month by itself, at the end of its clause (not
             # «с 5-го этажа»), as «10-го числа»
-            day_of = _bare_day(tokens, i)
             month = received.month if day_of <= received.day else (received.month - 2) % 12 + 1
             found = _date(day_of, month, received.year - (month > received.month))
             where = (i,)
