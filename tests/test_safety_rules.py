@@ -904,6 +904,12 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("Мастиф клиента прокусил мне бедро, кровь течёт сильно, скорую вызвала", "bleeding"),
         ("Ситтер позвонила и сказала, что Тимоша не проснулся", "died"),
         ("Сработала сигнализация, ситтер всё выключила, кот даже не проснулся 😄", None),
+        # «X больше нет» at the end of its clause, not a pet's food or strength
+        ("Пса клиента больше нет. Самокатчик влетел в нас на тротуаре", "died"),
+        ("Жабы больше нет. Ситтер поставила террариум под кондиционер. Сегодня.", "died"),
+        ("у кота больше нет корма, купить по пути?", None),
+        ("Корма у кота больше нет.", None),
+        ("Тут у клиентки одна гуппи сдохла, лежит на дне", "died"),
         # not ours after all; half a year ago; hairballs; the executor's own pet
         ("Сосед видел, как во дворе собака попала под машину, но это была не наша", None),
         ("Кошка полгода назад отравилась лилиями, с тех пор никаких цветов", None),
@@ -984,7 +990,7 @@ def test_every_phrase_of_the_file_matches_its_own_words(rules):
     ]
     texts += data["idioms"]
     assert len(texts) > 900
-    items = prepare([t.replace("=", "") for t in texts])
+    items = prepare([t.replace("=", "").removesuffix(" $") for t in texts])
     dead = [
         t
         for t, item in zip(texts, items, strict=True)

@@ -23,6 +23,9 @@ _CONFUSED_FIRST = ({"а", "о"}, {"е", "и"}, {"е", "э"})
 @dataclass(frozen=True, slots=True)
 class Phrase:
     lemmas: tuple[str, ...]
+    # The phrase must end its clause (written with a final `$`): «кота больше нет $» is not «у
+    # кота больше нет корма».
+    at_end: bool = False
     needs: frozenset[str] = field(init=False)  # its words as a set: skipped at once if absent
 
     def __post_init__(self) -> None:
@@ -30,7 +33,7 @@ class Phrase:
 
     @property
     def text(self) -> str:
-        return " ".join(self.lemmas)
+        return " ".join(self.lemmas) + (" $" if self.at_end else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,13 @@ def find_phrase(
                 break
             positions.append(nxt)
         else:
+            end = positions[-1]
+            if (
+                phrase.at_end
+                and end + 1 < len(tokens)
+                and tokens[end + 1].clause == tokens[end].clause
+            ):
+                continue
             words = tuple(tokens[p].text for p in positions)
             matches.append(Match(phrase, tuple(positions), words))
     return matches

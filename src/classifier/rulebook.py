@@ -38,6 +38,7 @@ CUE_KINDS = (
     "claim",
     "news",
     "all_clear",
+    "owner",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
@@ -147,13 +148,16 @@ def lemma_of(word: str) -> str:
 
 def phrase(text: str) -> Phrase:
     """A phrase of lemmas; a word written `=так` matches only as written («на =днях» is not
-    «на дне»). A hyphenated word is cut as a message's is («что-то»: что, то)."""
+    «на дне»). A hyphenated word is cut as a message's is («что-то»: что, то). A final `$`: the
+    phrase must end its clause."""
     lemmas = []
-    for word in fold_yo(text.lower()).split():
+    words = fold_yo(text.lower()).split()
+    at_end = len(words) > 1 and words[-1] == "$"
+    for word in words[:-1] if at_end else words:
         as_written = word.startswith("=")
         for piece in _pieces(word[1:] if as_written else word):
             lemmas.append(piece if as_written else lemma_of(piece))
-    return Phrase(tuple(lemmas))
+    return Phrase(tuple(lemmas), at_end)
 
 
 def _pieces(word: str) -> list[str]:
