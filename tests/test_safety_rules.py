@@ -688,6 +688,7 @@ def test_a_near_without_words_is_a_clear_error(tmp_path):
         # no pet in it: a neighbour's ceiling, an executor's own pipe
         ("Соседи сверху затопили, с потолка льёт, пришлите акт", False),
         ("Исполнитель звонит: у него дома прорвало трубу, ждёт сантехника", False),
+        ("Ситтер сообщает: в подъезде затопило подвал, воду закрыли, визит задержится", False),
     ],
 )
 def test_a_flood_pages_only_with_a_pet_in_the_home(rules, text, fires):
@@ -881,6 +882,7 @@ def test_the_time_of_a_story(rules, text, received, fires):
         # the news is never our event, even told in the present; a sitter's chat still is
         ("В новостях писали, что в парке разбросали отраву, собаки умирают", None),
         ("Ветеринар в телеграме ответил, собака не дышит, что делать", "breathing"),
+        ("Прочитала в интернете, что делать, а собака задыхается и хрипит", "breathing"),
         # a vet's all-clear after the state settles it; one before it is older than the state
         (
             "Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел, всё хорошо",
