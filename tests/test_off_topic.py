@@ -173,7 +173,7 @@ def test_the_models_critical_stands_as_high_where_the_rules_read_a_joke_or_an_id
     vet's all-clear (`SafetyRules.dismissed`): `high`, for review, never a phone call."""
     texts = [
         "Кот весь вечер лежит как мёртвый, утомился от игр с ситтером",
-        "Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел",
+        "Кот объелся и лежал пластом, ветеринар посмотрел, сказал просто переел",
     ]
     decisions = model.map(Message(t) for t in texts)
     for d in decisions:

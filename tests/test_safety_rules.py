@@ -883,11 +883,13 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("В новостях писали, что в парке разбросали отраву, собаки умирают", None),
         ("Ветеринар в телеграме ответил, собака не дышит, что делать", "breathing"),
         ("Прочитала в интернете, что делать, а собака задыхается и хрипит", "breathing"),
-        # a vet's all-clear after the state settles it; one before it is older than the state
+        # a vet's all-clear after the state settles it; one before it is older than the state,
+        # and a state of now is never settled by it («не встаёт! вчера врач сказал всё хорошо»)
         (
-            "Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел, всё хорошо",
+            "Кот объелся и лежал пластом, ветеринар посмотрел, сказал просто переел, всё хорошо",
             None,
         ),
+        ("Кот лежит пластом и не встаёт! Вчера врач сказал всё хорошо", "unconscious"),
         ("Врач вчера сказал всё хорошо, а сейчас кот лежит пластом и не встаёт", "unconscious"),
         # a thread and needle eaten, a paw caught in the bars
         ("Ситтер пишет: кошка съела нитку с иголкой, нитка торчит изо рта", "swallowed"),
@@ -1021,7 +1023,7 @@ def test_the_typo_lookup_keeps_a_bounded_number_of_words():
     [
         # the alarming words read as a joke, an idiom, the news, a vet's all-clear, a question
         ("Кот весь вечер лежит как мёртвый, утомился от игр с ситтером", "as an idiom"),
-        ("Кот объелся и лежит пластом, ветеринар посмотрел, сказал просто переел", "all_clear"),
+        ("Кот объелся и лежал пластом, ветеринар посмотрел, сказал просто переел", "all_clear"),
         ("В новостях писали, что в парке разбросали отраву, собаки умирают", "news cue"),
         ("Как понять, что собака отравилась? Хочу знать заранее", "hypothetical"),
         # a condition is read by the time decision, which can be wrong in a live emergency
