@@ -730,7 +730,7 @@ FILLER_TEXT = "и мы вдвоём сидим рядом с ним на пол�
 FILLER = FILLER_TEXT.split()
 
 
-@pytest.mark.parametrize("kind", ["negation", "hypothetical", "settled", "news", "unrelated"])
+@pytest.mark.parametrize("kind", ["negation", "hypothetical", "settled", "unrelated"])
 def test_a_cue_word_cancels_only_within_its_window(rules, kind):
     """For every cue set: a one-word cue right after «Кот умер» cancels it; the same word one
     word beyond the set's window, in the same sentence, does not."""
@@ -883,6 +883,8 @@ def test_the_time_of_a_story(rules, text, received, fires):
         ("В новостях писали, что в парке разбросали отраву, собаки умирают", None),
         ("Ветеринар в телеграме ответил, собака не дышит, что делать", "breathing"),
         ("Прочитала в интернете, что делать, а собака задыхается и хрипит", "breathing"),
+        ("Плохая новость: кот не дышит, ситтер делает массаж", "breathing"),
+        ("У меня плохая новость — кот умер на визите", "died"),
         # a vet's all-clear after the state settles it; one before it is older than the state,
         # and a state of now is never settled by it («не встаёт! вчера врач сказал всё хорошо»)
         (
