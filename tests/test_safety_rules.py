@@ -706,6 +706,11 @@ def test_one_event_told_twice_is_dated_by_the_telling_that_dates_it(rules):
     assert rules.check(prepare([told_twice])[0], monday) is None
     dated_today = "собака умерла! вчера была вялая, а сегодня утром умерла"
     assert rules.check(prepare([dated_today])[0], monday).rule == "died"
+    # a dated telling of another event («так же», «тоже») does not date the first
+    also = "Кот умер. Прошлой зимой так же умерла кошка, в январе"
+    assert rules.check(prepare([also])[0], monday).rule == "died"
+    brother = "Собака умерла! Её брат тоже умер в мае"
+    assert rules.check(prepare([brother])[0], monday).rule == "died"
     # a telling that only a sentence without a verb of its own dates is not the event's date
     weakly = "Пришла на визит, полоз в террариуме мёртвый. Позавчера у коллеги было +27. Он мёртв."
     assert rules.check(prepare([weakly])[0], monday).rule == "died"

@@ -43,6 +43,22 @@ from .timing import KINDS, Mark, When, calendar_marks, decide, elapsed, told_lat
 __all__ = ["RulesError", "SafetyRules", "Verdict"]
 
 
+# Words that make a dated telling another event than the one taken as today: «Кот умер. Прошлой
+# зимой так же умерла кошка», «её брат тоже умер в мае».
+_ANOTHER_EVENT = frozenset({"тоже", "также", "другой", "предыдущий", "прежний", "второй", "первый"})
+
+
+def _another(match: Match, tokens: Sequence[Token]) -> bool:
+    """Whether the clause of `match` says it tells of another event («тоже», «другой», …)."""
+    first = tokens[match.positions[0]]
+    return any(
+        t.sentence == first.sentence
+        and t.clause == first.clause
+        and (t.lemma in _ANOTHER_EVENT or t.text.lower() == "так")
+        for t in tokens
+    )
+
+
 # Adverbs a negation after the trigger may follow: «судорог пока не было».
 _BEFORE_AFTER_NEGATION = frozenset({"пока", "еще", "уже", "больше", "вообще", "так", "точно"})
 
@@ -276,7 +292,7 @@ class SafetyRules:
                 if rule.needs_now and not when.current:
                     words = f" («{' '.join(when.words)}»)" if when.words else ""
                     reasons.append(f"{said} held back: {when.kind}{words}, {when.reason}")
-                    if when.kind == "earlier" and when.own_clause:
+                    if when.kind == "earlier" and when.own_clause and not _another(match, tokens):
                         dated = dated or (said, words)
                     continue
                 verdict = Verdict(rule.id, True, match.words, f"matched «{phrase.text}»", when)
