@@ -103,8 +103,8 @@ _OPENING_QUOTES, _CLOSING_QUOTES, _STRAIGHT_QUOTES = "«„“", "»”", '"'
 _ENDS_SENTENCE, _OPENS_QUOTE, _CLOSES_QUOTE, _TOGGLES_QUOTE, _ENDS_CLAUSE = 1, 2, 4, 8, 16
 _PERIOD = 32  # a bare «.», which after an abbreviation ends nothing
 # Abbreviations of staff notes and addresses whose period does not end a sentence: «Кл. Юлия
-# звонит», «исп. Мирон сообщает», «ул. Широкая, д. 5». spaCy keeps a few («г.», «руб.») whole;
-# these it cuts from their period.
+# звонит», «исп. Мирон сообщает», «Ул. Широкая, Д. 5». spaCy keeps a few («г.», «руб.», «ул.»
+# in lower case) whole; these it cuts from their period, at least when capitalised.
 ABBREVIATIONS = frozenset(
     {"кл", "исп", "ул", "пр", "д", "кв", "тел", "им", "напр", "ст", "м", "вет", "пер", "корп"}
 )

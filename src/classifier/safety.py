@@ -237,7 +237,7 @@ class SafetyRules:
                 for m in self._find(message, phrase)
                 if not message.idioms & set(m.positions)
             ]
-            calendar = calendar_marks(message.tokens, time.calendar, message.received)
+            calendar = calendar_marks(tokens, time.calendar, message.received)
             marks += calendar
             late = [
                 Mark("late_report", m.positions, m.words) for m in calendar if elapsed(tokens, m)
@@ -313,11 +313,8 @@ class SafetyRules:
         """Whether one of the rule's `near` words is within `near_reach` sentences of the
         match."""
         sentence = tokens[match.positions[0]].sentence
-        return any(
-            abs(t.sentence - sentence) <= rule.near_reach
-            and (t.lemma in rule.near or t.text.lower() in rule.near)
-            for t in tokens
-        )
+        around = [t for t in tokens if abs(t.sentence - sentence) <= rule.near_reach]
+        return any_word(around, rule.near) or any(t.text.lower() in rule.near for t in around)
 
     def _cancelled(
         self, rule: Rule, phrase: Phrase, match: Match, message
@@ -377,17 +374,21 @@ class SafetyRules:
     def _negated(self, phrase: Phrase, match: Match, tokens: Sequence[Token]) -> bool:
         """A cue said with a negation of its own is not the cue: «не поправился», «кровь не
         остановилась», «так и не нашли». Negators the phrase holds («не угрожает») do not count."""
-        negators = self.vocabulary.negators
-        if set(phrase.lemmas) & negators:
+        if set(phrase.lemmas) & self.vocabulary.negators:
             return False
         first, last = match.positions[0], match.positions[-1]
         span = range(max(0, first - 1), last + 1)
         return any(
             j not in match.positions
             and tokens[j].sentence == tokens[first].sentence
-            and (tokens[j].lemma in negators or tokens[j].text in negators)
+            and self._negates(tokens[j])
             for j in span
         )
+
+    def _negates(self, token: Token) -> bool:
+        """Whether a token is one of the file's negators, by its lemma or as written."""
+        negators = self.vocabulary.negators
+        return token.lemma in negators or token.text in negators
 
     def _negator(self, phrase: Phrase, match: Match, tokens) -> str | None:
         """A negation of the matched words: just before them («не отравилась»), between them
@@ -399,9 +400,7 @@ class SafetyRules:
 
         def is_negator(j: int) -> bool:
             return (
-                0 <= j < len(tokens)
-                and tokens[j].sentence == sentence
-                and (tokens[j].lemma in v.negators or tokens[j].text in v.negators)
+                0 <= j < len(tokens) and tokens[j].sentence == sentence and self._negates(tokens[j])
             )
 
         if not set(phrase.lemmas) & v.negators:
