@@ -2,10 +2,13 @@ import pytest
 
 from pettriage.classifier.records import (
     MAX_TEXT_CHARS,
+    UNDATED_RECORD_RECEIVED_AT,
     InvalidInput,
     message_from_dict,
+    message_of,
     record_problems,
 )
+from pettriage.classifier.safety import SafetyRules
 
 
 @pytest.mark.parametrize(
@@ -64,3 +67,23 @@ def test_missing_fields_are_named():
 
 def test_good_record_has_no_problems():
     assert record_problems(GOOD) == []
+
+
+def test_an_annotated_record_keeps_its_own_received_at():
+    message = message_of(GOOD | {"received_at": "2026-03-02T10:00:00+03:00"})
+    assert message.received_at.isoformat() == "2026-03-02T10:00:00+03:00"
+
+
+def test_an_undated_record_is_read_on_a_fixed_day_not_the_day_of_the_run():
+    """Figures must not move with the calendar: «6 декабря» is the day before the fixed day on
+    every day the suite runs, so the rules read the death as an earlier one."""
+    assert message_of(GOOD).received_at == UNDATED_RECORD_RECEIVED_AT
+    rules = SafetyRules.load()
+    told = {"text": "Собака умерла {} во время визита ситтера", "channel": "chat", "id": "x"}
+    day_before = message_of(told | {"text": told["text"].format("6 декабря")})
+    same_day = message_of(told | {"text": told["text"].format("7 декабря")})
+    fired = rules.check_texts(
+        [day_before.text, same_day.text], [day_before.received_at, same_day.received_at]
+    )
+    assert fired[0] is None
+    assert fired[1] is not None

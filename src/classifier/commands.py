@@ -24,7 +24,13 @@ from typing import BinaryIO, Protocol
 
 from .jsonl import classify_file, lone_surrogate
 from .labels import CATEGORY_NAMES_RU, CHANNELS
-from .records import InvalidInput, message_from_dict, message_of, parse_received_at
+from .records import (
+    InvalidInput,
+    message_from_dict,
+    message_of,
+    parse_received_at,
+    record_received_at,
+)
 
 
 class Commands(Protocol):
@@ -306,7 +312,7 @@ def cmd_rules_test(args) -> int:
         print(f"{count - len(failures)} of {count} rule examples behave as written")
         return 1 if failures else 0
     records = read_labelled(args.input)
-    received = [parse_received_at(r.get("received_at")) for r in records]
+    received = [record_received_at(r) for r in records]
     fired = rules.check_texts([r["text"] for r in records], received)
     critical = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] == "critical"]
     rest = [(r, f) for r, f in zip(records, fired, strict=True) if r["urgency"] != "critical"]

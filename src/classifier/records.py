@@ -7,7 +7,7 @@ every bad line and go on with the good ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from .labels import CATEGORIES, CHANNELS, REPORTERS, URGENCIES, consistency_errors
 
@@ -72,14 +72,20 @@ def message_from_dict(data: object) -> Message:
     )
 
 
+# An annotated record without `received_at` is read as received at this moment, not at the
+# moment a figure is computed: «в среду» or «12.07» would otherwise be today on one day and earlier
+# on another, and the same model on the same data would score differently from day to day.
+UNDATED_RECORD_RECEIVED_AT = datetime(2026, 12, 7, 12, 0, tzinfo=timezone(timedelta(hours=3)))
+
+
+def record_received_at(record: dict) -> datetime:
+    """When an annotated record is taken to have arrived: its own time, or the fixed one above."""
+    return parse_received_at(record.get("received_at")) or UNDATED_RECORD_RECEIVED_AT
+
+
 def message_of(record: dict) -> Message:
     """The message of an annotated record, as the model reads it."""
-    return Message(
-        record["text"],
-        record["channel"],
-        record["id"],
-        parse_received_at(record.get("received_at")),
-    )
+    return Message(record["text"], record["channel"], record["id"], record_received_at(record))
 
 
 _ALLOWED = {
