@@ -13,6 +13,7 @@ SHA-256 the registry recorded at training before reading it (`models/` and the a
 can be written by others; the registry's tags cannot be reached from there). A version that
 fails is `Refused`: the served model stays, and a reload moves the pointer only after the new
 version has loaded, so a refusal leaves the other workers and the next start as they were.
+The registry is asked through `registry_reads`, which keeps MLflow's client out of the worker.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class Champion:
         version now served when it changed, else None. A version that failed is tried again
         only after `RETRY_SECONDS` (or once the alias moves), so a bad version does not make
         every worker fetch it every few seconds. Raises what `reload_from_registry` raises."""
-        from pettriage.training import registry
+        from pettriage.training import registry_reads as registry
 
         wanted = registry.champion_now(self.settings)
         if wanted is None or wanted == self.version:
@@ -139,7 +140,7 @@ class Champion:
     def reload_from_registry(self) -> str:
         """Serve what the registry alias `champion` names: fetched, loaded whole with the
         registry's SHA-256, and only then named by the local pointer and served."""
-        from pettriage.training import registry
+        from pettriage.training import registry_reads as registry
 
         try:
             fetched = registry.fetch_champion(self.settings)
@@ -162,7 +163,7 @@ class Champion:
 
     # -- the steps ------------------------------------------------------------------------------
     def _recorded_sha256(self, version: str) -> str:
-        from pettriage.training import registry
+        from pettriage.training import registry_reads as registry
 
         try:
             return registry.recorded_sha256(self.settings, version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -71,6 +72,30 @@ def test_reload_under_load_drops_no_request(home, tmp_path, second_version):
         server.stop()
     assert len(statuses) > 20 and set(statuses) == {200}
     assert versions == {"1", second_version}
+
+
+def test_a_serving_worker_holds_no_mlflow_client_or_scikit_learn(home, tmp_path, trained):
+    """Loading the champion, checking it against the registry's SHA-256 and classifying leave
+    MLflow's client (and the pandas and pyarrow it imports) and scikit-learn out of a worker's
+    memory: they were a third of it. MLflow is pure Python, so what shows in the worker's
+    memory map is the compiled libraries it brings."""
+    env = server_env(home, f"sqlite:///{tmp_path / 'lean.db'}")
+    server = LiveServer(env, workers=1, log=tmp_path / "server.log").start()
+    try:
+        answer = httpx.post(
+            f"{server.url}/v1/classify",
+            headers=CHANNEL,
+            json={"text": "Собака не дышит, ситтер не отвечает", "channel": "chat"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == trained.version
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    finally:
+        server.stop()
+    assert "/site-packages/scipy/" in maps  # the map is the worker's, with its libraries
+    heavy = ("pandas", "pyarrow", "sklearn", "matplotlib")
+    assert {name for name in heavy if f"/{name}/" in maps} == set()
 
 
 def _settles_on(url: str, version: str, deadline: float) -> bool:

@@ -31,6 +31,9 @@ from sqlalchemy import create_engine, text
 
 from pettriage.api.launcher import LiveServer, free_port
 from pettriage.classifier import artifact
+from pettriage.config import Settings
+from pettriage.training import registry_reads
+from pettriage.training.registry import RegistryRefusal, expected_sha256
 from pettriage.training.tracking import CHAMPION_ALIAS, REGISTERED_MODEL
 
 from .conftest import FIGURES, SPLIT
@@ -250,6 +253,35 @@ def test_a_new_host_fetches_the_champion_instead_of_training_one(versions, mlflo
     assert f"Fetched the registry's champion v{champion.version}" in done.stderr
     assert "training one" not in done.stderr
     assert artifact.champion_version(tmp_path / "models") == str(champion.version)
+
+
+def test_a_worker_asks_the_registry_over_rest_what_mlflow_would_answer(
+    versions, mlflow_server, tmp_path, monkeypatch
+):
+    """A serving worker asks the server over MLflow's REST API instead of importing its
+    client (`registry_reads`): the same champion, the same SHA-256, the same refusals, and the
+    champion's files through the server's artifact proxy when this host has none, with no
+    child process holding MLflow's client."""
+
+    def no_child(*question):
+        raise AssertionError(f"a child process was asked {question}")
+
+    monkeypatch.setattr(registry_reads, "_child", no_child)
+    client = MlflowClient(mlflow_server, mlflow_server)
+    champion = str(client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version)
+    settings = Settings(home=tmp_path, mlflow_tracking_uri=mlflow_server)
+    assert registry_reads.champion_now(settings) == champion
+    for version in versions:
+        assert registry_reads.recorded_sha256(settings, version) == expected_sha256(client, version)
+    with pytest.raises(RegistryRefusal, match="v999 is not a registered version"):
+        registry_reads.recorded_sha256(settings, "999")
+    fetched = registry_reads.fetch_champion(settings)  # models/ is empty
+    assert (fetched.version, fetched.sha256) == (champion, expected_sha256(client, champion))
+    assert fetched.path == artifact.model_path(settings.models, champion)
+    assert artifact.file_sha256(fetched.path) == fetched.sha256
+    away = Settings(home=tmp_path, mlflow_tracking_uri=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(registry_reads.RegistryUnreachable, match="did not answer"):
+        registry_reads.champion_now(away)
 
 
 def test_what_one_host_stored_is_read_through_the_other(hosts):

@@ -45,6 +45,9 @@ GATE_FIGURES = (  # what the gate shows side by side, in this order
 )
 
 
+NO_CHAMPION = "the registry has no champion yet; train one with `complaints train`"
+
+
 class GateRefused(RuntimeError):
     """The candidate is worse than the champion; the message says where."""
 
@@ -80,13 +83,12 @@ def champion_version(mlflow_client) -> str | None:
         return None
 
 
-def champion_now(settings: Settings) -> str | None:
-    """The version the registry's alias names now, None when there is none: one request, asked
-    by every worker every `registry_poll` seconds. A registry that does not answer raises."""
+def champion_at(uri: str) -> str | None:
+    """The version the alias names in the registry at `uri` now, None when there is none. A
+    registry that does not answer raises."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    uri = settings.tracking_uri
     try:
         found = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
             REGISTERED_MODEL, CHAMPION_ALIAS
@@ -137,6 +139,11 @@ def expected_sha256(mlflow_client, version: str) -> str:
     on_version = model_version.tags.get(SHA256_TAG)
     run_id = model_version.run_id
     on_run = mlflow_client.get_run(run_id).data.tags.get(RUN_SHA256_TAG) if run_id else None
+    return recorded_of(version, on_version, on_run)
+
+
+def recorded_of(version: str, on_version: str | None, on_run: str | None) -> str:
+    """The SHA-256 of the version's tag and its run's tag, which must agree when both are set."""
     if on_version and on_run and on_version != on_run:
         raise RegistryRefusal(
             f"v{version}'s SHA-256 differs between its registry version ({on_version[:12]}…) "
@@ -164,15 +171,21 @@ def ensure_local(models_dir: Path, version: str) -> Path:
                     f"models:/{REGISTERED_MODEL}/{version}", dst_path=scratch
                 )
             )
-            path.parent.mkdir(parents=True, exist_ok=True)
-            side = artifact.sidecar_path(path)
-            _copy_into_place(local / "artifacts" / side.name, side)
-            reference = local / "artifacts" / artifact.REFERENCE_FILE
-            if reference.exists():  # versions trained before drift was recorded have none
-                _copy_into_place(reference, artifact.reference_path(path))
-            # The model file last: its presence means the copy is whole.
-            _copy_into_place(local / "artifacts" / path.name, path)
+            place_fetched(path, local / "artifacts")
     return path
+
+
+def place_fetched(path: Path, fetched: Path) -> None:
+    """Copy a version's files, fetched into the folder `fetched` under their logged names,
+    to `path` (the model file) and beside it, the model file last: its presence means the
+    copy is whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    side = artifact.sidecar_path(path)
+    _copy_into_place(fetched / side.name, side)
+    reference = fetched / artifact.REFERENCE_FILE
+    if reference.exists():  # versions trained before drift was recorded have none
+        _copy_into_place(reference, artifact.reference_path(path))
+    _copy_into_place(fetched / path.name, path)
 
 
 def _copy_into_place(source: Path, target: Path) -> None:
@@ -413,12 +426,13 @@ def versions(settings: Settings) -> list[dict]:
 def fetch_champion(settings: Settings) -> Fetched:
     """The version the registry alias `champion` names, on this disk, with its SHA-256. The
     local pointer is left alone: the caller loads the file with that SHA-256 and moves the
-    pointer only if it loads (`artifact.set_champion`)."""
+    pointer only if it loads (`artifact.set_champion`). A serving worker asks the same through
+    `registry_reads`, without MLflow's client in its memory."""
     configure(settings)
     mlflow_client = client()
     version = champion_version(mlflow_client)
     if version is None:
-        raise RegistryRefusal("the registry has no champion yet; train one with `complaints train`")
+        raise RegistryRefusal(NO_CHAMPION)
     sha256 = expected_sha256(mlflow_client, version)
     return Fetched(version, ensure_local(settings.models, version), sha256)
 

@@ -12,7 +12,20 @@ CHAMPION_ALIAS = "champion"
 
 
 def configure(settings: Settings) -> str:
-    """Point MLflow at the settings' store and turn telemetry off; returns the tracking URI."""
+    """Point MLflow at the settings' store, with our experiment, and turn telemetry off;
+    returns the tracking URI."""
+    import mlflow
+
+    uri = point_at(settings.tracking_uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        location = (settings.home / "mlartifacts").as_uri() if settings.own_tracking_store else None
+        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(EXPERIMENT)
+    return uri
+
+
+def point_at(uri: str) -> str:
+    """Point MLflow's client at this store and turn telemetry off; returns the URI."""
     # MLflow reads these itself; we set them, never read them.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -21,11 +34,6 @@ def configure(settings: Settings) -> str:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
-    uri = settings.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = (settings.home / "mlartifacts").as_uri() if settings.own_tracking_store else None
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(EXPERIMENT)
     return uri
