@@ -34,7 +34,7 @@ from . import metrics
 log = logging.getLogger("api")
 
 
-RETRY_SECONDS = 60.0  # before a registry version that failed to load is tried again
+RETRY_SECONDS = 60.0  # before a version or a pointer that failed to load is tried again
 
 
 class Refused(Exception):
@@ -54,15 +54,18 @@ class Champion:
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._checked = 0.0
-        self._refused_pointer: tuple[int, int] | None = None  # a pointer file already refused
+        # A pointer file refused as it is, and when: tried again once it is written again, or
+        # after RETRY_SECONDS (the registry may have been away, and each try asks it).
+        self._refused_pointer: tuple[tuple[int, int], float] | None = None
+        self._following: threading.Thread | None = None
         self._failed_version: tuple[str, float] | None = None  # the registry's, and when
 
     @property
     def model(self) -> ComplaintClassifier | None:
-        """The model to serve now. Reading it first follows a champion that another worker
-        moved (looked for at most once per `refresh_seconds`), so a classification, /v1/model
-        and /readyz all speak of the model this worker would use, also in a worker that has
-        had no traffic since the move."""
+        """The model to serve now. Reading it first looks whether another worker moved the
+        champion (at most once per `refresh_seconds`), also in a worker that has had no
+        traffic since the move; a moved champion is loaded in the background and served once
+        it has loaded and passed its checks, the previous model answering until then."""
         self.maybe_refresh()
         return self._model
 
@@ -85,11 +88,13 @@ class Champion:
         return model.version
 
     def maybe_refresh(self) -> None:
-        """Follow a champion changed by another worker; cheap enough to call per batch. A
-        pointer that was refused is tried again once it is written again. A worker that
-        follows the registry (`registry_poll`) leaves this to its `RegistryFollower`: the
-        registry names what every worker of every host serves, and no model is loaded on the
-        requests' path."""
+        """Follow a champion changed by another worker; cheap enough to call per batch: the
+        pointer is looked at here, and a moved one is loaded in a thread of its own, off the
+        requests' path (asking the registry for its SHA-256 takes seconds with the embedded
+        store, see `registry_reads`). A pointer that was refused is tried again once it is
+        written again, or after `RETRY_SECONDS`. A worker that follows the registry
+        (`registry_poll`) leaves this to its `RegistryFollower`: the registry names what every
+        worker of every host serves."""
         if self.follows_registry:
             return
         now = time.monotonic()
@@ -97,26 +102,72 @@ class Champion:
             return
         if not self._refreshing.acquire(blocking=False):  # another thread is at it
             return
+        following = False
         try:
             self._checked = now
-            self._follow_pointer()
+            if (stamp := self._moved_pointer()) is not None:
+                following = True
+                self._following = threading.Thread(
+                    target=self._follow, args=(stamp,), name="champion-follow", daemon=True
+                )
+                self._following.start()
         finally:
-            self._refreshing.release()
+            if not following:
+                self._refreshing.release()
 
-    def _follow_pointer(self) -> None:
+    def load_at_start(self) -> None:
+        """`load_local` when the worker starts; a pointer refused now is tried again as one
+        refused when followed."""
+        stamp = _stamp(self.models_dir / artifact.CHAMPION_FILE)
+        try:
+            self.load_local()
+        except Refused:
+            if stamp is not None:
+                self._refused_pointer = (stamp, time.monotonic())
+            raise
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Wait for a load in the follower's thread to end, so none outlives the service."""
+        if self._following is not None:
+            self._following.join(timeout)
+
+    def _refused(self, stamp: tuple[int, int]) -> bool:
+        refused = self._refused_pointer
+        return (
+            refused is not None
+            and refused[0] == stamp
+            and time.monotonic() - refused[1] < RETRY_SECONDS
+        )
+
+    def _moved_pointer(self) -> tuple[int, int] | None:
+        """The pointer's stamp when it names another version than the one served and was not
+        refused as it is."""
         stamp = _stamp(self.models_dir / artifact.CHAMPION_FILE)  # before reading it
-        if stamp is None or stamp == self._refused_pointer:
-            return
+        if stamp is None or self._refused(stamp):
+            return None
         try:
             version = artifact.champion_version(self.models_dir)
-            if version is None or version == self.version:
-                return
-            self.load_local()
-        except Refused:  # logged where it was refused
-            self._refused_pointer = stamp
         except (OSError, ValueError, KeyError, TypeError) as error:  # not a pointer we wrote
             log.error("unreadable champion pointer (%r); %s", error, self._serving())
-            self._refused_pointer = stamp
+            self._refused_pointer = (stamp, time.monotonic())
+            return None
+        if version is None or version == self.version:
+            return None
+        return stamp
+
+    def _follow(self, stamp: tuple[int, int]) -> None:
+        """Load and serve what the pointer names (`load_local`), in the follower's thread."""
+        try:
+            self.load_local()
+        except Refused:  # logged where it was refused
+            self._refused_pointer = (stamp, time.monotonic())
+        except (OSError, ValueError, KeyError, TypeError) as error:  # rewritten meanwhile
+            log.error("unreadable champion pointer (%r); %s", error, self._serving())
+            self._refused_pointer = (stamp, time.monotonic())
+        except Exception:
+            log.exception("following the champion pointer failed; %s", self._serving())
+        finally:
+            self._refreshing.release()
 
     def follow_registry(self) -> str | None:
         """Serve the version the registry's `champion` names if it is not the one served: the

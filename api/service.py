@@ -96,7 +96,7 @@ class TriageService:
         service = cls(settings, engine, make_sessions(engine))
         follows = settings.registry_poll > 0
         try:
-            service.champion.load_local()
+            service.champion.load_at_start()
         except Exception as error:  # no model yet, or one that does not load: answer 503
             then = "the registry's champion is fetched next" if follows else NOT_SERVING
             log.log(logging.WARNING if follows else logging.ERROR, "%s; %s", error, then)
@@ -110,6 +110,7 @@ class TriageService:
     async def close(self) -> None:
         if self.follower is not None:
             await run_in_threadpool(self.follower.stop)
+        await run_in_threadpool(self.champion.close)
         await self.batcher.close()
         self.engine.dispose()
 

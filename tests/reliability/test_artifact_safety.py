@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -123,7 +124,7 @@ def test_a_tampered_model_with_a_matching_sidecar_is_refused_against_the_registr
 
 def test_training_records_the_sha256_in_the_run_and_the_version(trained, settings):
     sha256 = artifact.file_sha256(trained.model_path)
-    client = MlflowClient()
+    client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
     assert client.get_run(trained.run_id).data.tags[registry.RUN_SHA256_TAG] == sha256
     tags = client.get_model_version(REGISTERED_MODEL, trained.version).tags
     assert tags[registry.SHA256_TAG] == sha256
@@ -157,6 +158,13 @@ def test_a_worker_does_not_follow_the_pointer_to_a_tampered_model(
         assert classify(client, "кот голодный").json()["model_version"] == serving
         TAMPERS[tamper](path, marker)
         point_local_champion_at(settings, version)  # as a reload in another worker would
+        # The moved pointer is followed in a thread of its own; the served model answers
+        # meanwhile, and after the refusal too.
+        give_up = time.monotonic() + 120
+        while REGISTRY_MISMATCH not in caplog.text and time.monotonic() < give_up:
+            answer = classify(client, "кот голодный")
+            assert answer.status_code == 200 and answer.json()["model_version"] == serving
+            time.sleep(0.05)
         for _ in range(3):
             answer = classify(client, "кот голодный")
             assert answer.status_code == 200 and answer.json()["model_version"] == serving
