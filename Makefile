@@ -13,10 +13,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install browser imap model serve test test-fast lint check-data bench clean
 
-$(STAMP): pyproject.toml
+# constraints.txt holds every dependency's version, so a fresh machine installs what was tested.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -107,7 +108,7 @@ test-fast: install
 # latency; `--callgrind` adds instruction counts), then the service under load, then the
 # archive re-scored on Spark local[1] and local[2] against the CLI (several minutes).
 bench: model java
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,spark]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench,spark]'
 	$(BIN)/python benchmarks/peers.py --markdown benchmarks/peers.md --chart benchmarks/peers.png
 	$(BIN)/python benchmarks/pipeline_bench.py --markdown benchmarks/pipeline.md
 	$(BIN)/python benchmarks/serve_bench.py

@@ -29,8 +29,6 @@ from pettriage.classifier.model import ComplaintClassifier
 from pettriage.classifier.safety import SafetyRules
 from pettriage.config import Settings
 
-from . import metrics
-
 log = logging.getLogger("api")
 
 
@@ -80,7 +78,7 @@ class Champion:
         if version is None:
             raise Refused(
                 "no champion model on this disk; train one with `complaints train`; "
-                + self._serving()
+                + self.serving()
             )
         path = artifact.model_path(self.models_dir, version)
         model, meta = self._load(version, path, self._recorded_sha256(version))
@@ -148,7 +146,7 @@ class Champion:
         try:
             version = artifact.champion_version(self.models_dir)
         except (OSError, ValueError, KeyError, TypeError) as error:  # not a pointer we wrote
-            log.error("unreadable champion pointer (%r); %s", error, self._serving())
+            log.error("unreadable champion pointer (%r); %s", error, self.serving())
             self._refused_pointer = (stamp, time.monotonic())
             return None
         if version is None or version == self.version:
@@ -162,10 +160,10 @@ class Champion:
         except Refused:  # logged where it was refused
             self._refused_pointer = (stamp, time.monotonic())
         except (OSError, ValueError, KeyError, TypeError) as error:  # rewritten meanwhile
-            log.error("unreadable champion pointer (%r); %s", error, self._serving())
+            log.error("unreadable champion pointer (%r); %s", error, self.serving())
             self._refused_pointer = (stamp, time.monotonic())
         except Exception:
-            log.exception("following the champion pointer failed; %s", self._serving())
+            log.exception("following the champion pointer failed; %s", self.serving())
         finally:
             self._refreshing.release()
 
@@ -243,11 +241,12 @@ class Champion:
             ) from error
 
     def _refuse(self, reason: str, cause: Exception) -> Refused:
-        refused = Refused(f"{reason}; {self._serving()}")
+        refused = Refused(f"{reason}; {self.serving()}")
         log.error("%s (%s)", refused, cause)
         return refused
 
-    def _serving(self) -> str:
+    def serving(self) -> str:
+        """What this worker serves, as the end of a log line or a refusal."""
         return f"still serving v{self.version}" if self._model else "no model is served"
 
     def _serve(self, model: ComplaintClassifier, meta: dict) -> None:
@@ -264,48 +263,3 @@ def _stamp(pointer: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return status.st_ino, status.st_mtime_ns
-
-
-class RegistryFollower:
-    """A worker's thread that asks the registry every `seconds` which version is the champion
-    and serves it (`Champion.follow_registry`), counting each change and each failed attempt
-    in `complaints_model_reloads_total`. A registry that does not answer is logged and asked
-    again at the next tick: the model served stays."""
-
-    def __init__(self, champion: Champion, seconds: float):
-        self.champion = champion
-        self.seconds = seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="registry-follower", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def tick(self) -> None:
-        before = self.champion.version
-        try:
-            now = self.champion.follow_registry()
-        except Refused:  # logged where it was refused
-            metrics.RELOADS.labels("failed").inc()
-            return
-        except Exception as error:  # the registry did not answer; ask again at the next tick
-            log.warning(
-                "could not ask the registry for its champion (%s: %s); %s",
-                type(error).__name__,
-                error,
-                self.champion._serving(),
-            )
-            metrics.RELOADS.labels("failed").inc()
-            return
-        if now is not None:
-            metrics.RELOADS.labels("ok").inc()
-            log.info("followed the registry's champion: v%s → v%s", before, now)
-
-    def _run(self) -> None:
-        self.tick()  # at once: a host that starts with an empty models/ has nothing to serve
-        while not self._stop.wait(self.seconds):
-            self.tick()

@@ -35,8 +35,9 @@ from pettriage.store.db import make_engine, make_sessions, migrate, reachable
 from . import metrics
 from .actions import actions_for
 from .batcher import Batcher
-from .champion import Champion, RegistryFollower
+from .champion import Champion
 from .email_intake import IncomingEmail, parse
+from .follower import RegistryFollower
 from .idempotency import Intake, KeyReused, Once, intake_columns, replay, request_hash
 from .schemas import ClassifyRequest
 

@@ -164,13 +164,15 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(tmp_path, monke
         assert "critical recall" in printed and "macro-F1" in printed
         champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
         assert str(champion.version) == "2"
-        reload = httpx.post(f"{server.url}/v1/admin/reload", headers=ADMIN).json()
+        # An admin's registry action takes seconds: with the embedded store the worker asks
+        # the registry through a child process that loads MLflow's client.
+        reload = httpx.post(f"{server.url}/v1/admin/reload", headers=ADMIN, timeout=120).json()
         assert reload["version"] == "2"
         tags = client.get_model_version(REGISTERED_MODEL, "3").tags
         assert tags["gate"] == "refused"
 
         # 6. and a rollback gives the alias back to v1
-        back = httpx.post(f"{server.url}/v1/admin/rollback", headers=ADMIN).json()
+        back = httpx.post(f"{server.url}/v1/admin/rollback", headers=ADMIN, timeout=120).json()
         assert (back["from"], back["to"], back["serving"]) == ("2", "1", "1")
         code, printed = run_cli(settings, "model", "versions")
         assert code == 0 and "v  1 CHAMPION" in printed
