@@ -46,7 +46,7 @@ from .tracking import CHAMPION_ALIAS, REGISTERED_MODEL
 
 REST_TIMEOUT = 10.0  # seconds, per request
 CHILD_TIMEOUT = 300.0  # seconds: MLflow's import, and a model's files from an artifact store
-REFUSED = 3  # the child's exit status for a `RegistryRefusal`; its message is on stderr
+REFUSED = 3  # the child's exit status for a `RegistryRefusal`, its reason as JSON on stdout
 # MLflow answers these for a missing model, version or alias (404 or 400).
 MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
@@ -208,8 +208,8 @@ def _child(settings: Settings, *question: str) -> dict:
     except subprocess.TimeoutExpired as error:
         said = f"the registry did not answer in {CHILD_TIMEOUT:.0f} s"
         raise RegistryUnreachable(said) from error
-    if done.returncode == REFUSED:
-        raise RegistryRefusal(done.stderr.strip())
+    if done.returncode == REFUSED:  # its reason is on stdout: MLflow may log on stderr
+        raise RegistryRefusal(json.loads(done.stdout)["refusal"])
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()[-1:] or ["no message"]
         raise RegistryUnreachable(f"asking the registry failed: {last[0]}")
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(json.dumps(_answer(args.tracking_uri, args.models, args.question)))
     except RegistryRefusal as refusal:
-        print(refusal, file=sys.stderr)
+        print(json.dumps({"refusal": str(refusal)}))
         return REFUSED
     return 0
 

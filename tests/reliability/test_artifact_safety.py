@@ -21,7 +21,7 @@ from pettriage.api.main import create_app
 from pettriage.classifier import Message, artifact, load_classifier
 from pettriage.classifier.dataset import load_corpus
 from pettriage.classifier.model import ComplaintClassifier
-from pettriage.training import registry
+from pettriage.training import registry, registry_reads
 from pettriage.training.tracking import REGISTERED_MODEL
 
 from ..conftest import CORPUS, SPLIT
@@ -129,6 +129,18 @@ def test_training_records_the_sha256_in_the_run_and_the_version(trained, setting
     tags = client.get_model_version(REGISTERED_MODEL, trained.version).tags
     assert tags[registry.SHA256_TAG] == sha256
     assert registry.recorded_sha256(settings, trained.version) == sha256
+
+
+def test_a_worker_reads_the_embedded_registry_through_a_child_process(trained, settings):
+    """The embedded store is asked by a child process that holds MLflow's client
+    (`registry_reads`): the same SHA-256 and champion, and a refusal whose reason is the
+    registry's own sentence, never the child's log lines."""
+    sha256 = artifact.file_sha256(trained.model_path)
+    assert registry_reads.recorded_sha256(settings, trained.version) == sha256
+    assert registry_reads.champion_now(settings) == registry.champion_at(settings.tracking_uri)
+    with pytest.raises(registry.RegistryRefusal) as refused:
+        registry_reads.recorded_sha256(settings, "999")
+    assert str(refused.value) == "v999 is not a registered version"
 
 
 @pytest.mark.parametrize("tamper", TAMPERS)
