@@ -429,12 +429,16 @@ def fetch_champion(settings: Settings) -> Fetched:
     pointer only if it loads (`artifact.set_champion`). A serving worker asks the same through
     `registry_reads`, without MLflow's client in its memory."""
     configure(settings)
-    mlflow_client = client()
+    return fetched_champion(client(), settings.models)
+
+
+def fetched_champion(mlflow_client, models_dir: Path) -> Fetched:
+    """`fetch_champion` with a client already pointed at the registry."""
     version = champion_version(mlflow_client)
     if version is None:
         raise RegistryRefusal(NO_CHAMPION)
     sha256 = expected_sha256(mlflow_client, version)
-    return Fetched(version, ensure_local(settings.models, version), sha256)
+    return Fetched(version, ensure_local(models_dir, version), sha256)
 
 
 def recorded_sha256(settings: Settings, version: str) -> str:

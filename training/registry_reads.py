@@ -227,13 +227,8 @@ def _answer(tracking_uri: str, models: Path, question: list[str]) -> dict:
         return {"sha256": registry.expected_sha256(registry.client(), question[1])}
     if question != ["fetch"]:
         raise ValueError(f"expected champion, sha256 VERSION or fetch; got {' '.join(question)}")
-    client = registry.client()
-    version = registry.champion_version(client)
-    if version is None:
-        raise RegistryRefusal(NO_CHAMPION)
-    sha256 = registry.expected_sha256(client, version)
-    path = registry.ensure_local(models, version)
-    return {"version": version, "path": str(path), "sha256": sha256}
+    fetched = registry.fetched_champion(registry.client(), models)
+    return {"version": fetched.version, "path": str(fetched.path), "sha256": fetched.sha256}
 
 
 def main(argv: list[str] | None = None) -> int:
