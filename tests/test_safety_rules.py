@@ -1040,6 +1040,13 @@ def test_the_typo_lookup_keeps_a_bounded_number_of_words():
         ("Кот не отравился, просто переел", None),
         ("Собаку покусала чужая, рану зашили", None),
         ("Кошка умерла 10 ноября, ситтер была у нас накануне", None),
+        # `dismisses_message`: laughter, the news or an all-clear anywhere in a message no rule
+        # fires on, with no trigger at all for the model's critical to come from
+        ("ха ха смотрю камеру собака лежит на спине лапы кверху храпит", "joke cue «ха ха»"),
+        ("Съел колбасу с земли, промыли желудок. Анализы в норме, спит", "all_clear cue"),
+        # a condition or care given speak of their own clause only
+        ("В карточке написано гулять без поводка нельзя, а она отпустила его у дороги", None),
+        ("Рану зашили. Он лежит на боку и тяжело дышит", None),
     ],
 )
 def test_what_the_rules_dismiss_stands_the_models_critical_down(rules, text, read):
@@ -1049,3 +1056,36 @@ def test_what_the_rules_dismiss_stands_the_models_critical_down(rules, text, rea
     assert rules.check(item, date(2026, 12, 7)) is None
     said = rules.dismissed(item, date(2026, 12, 7))
     assert (said is None) if read is None else (said is not None and read in said), said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "я сейчас просто сдохну от этой жары, можно выгул перенести на вечер",
+        "Я щас умру, третий раз переносите выгул собаки",
+        "Сдохну я с вашим приложением, опять не грузится карточка кота",
+    ],
+)
+def test_the_writers_own_death_is_a_figure_of_speech(rules, text):
+    """`skip_first_person` on died and dying: nobody reports their own death."""
+    item = prepare([text])[0]
+    assert rules.check(item, date(2026, 12, 7)) is None, _describe(rules, text, None)
+    assert rules.check(prepare(["Собака сейчас умирает, что делать"])[0]).rule == "dying"
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        # undated: the client's «претензий не имею» says it was not the service's doing
+        ("Рыбки сдохли, пока мы были в отпуске, там какая-то болезнь. Претензий не имею", False),
+        ("Попугай умер, ветеринар сказал сердце. Вины ситтера нет, просто сообщаю", False),
+        # dated today or now, a death at the visit pages whoever the client blames
+        ("Кот умер сегодня утром при ситтере. Претензий не имею, но что делать?", True),
+        ("Пёс умирает прямо сейчас у выгульщицы на руках. Претензий нет, помогите", True),
+    ],
+)
+def test_a_death_the_client_blames_on_nobody(rules, text, fires):
+    """`spares_today` on the no_claim set: it cancels only a death the time decision takes as
+    today for want of a word, never one dated now or today."""
+    item = prepare([text])[0]
+    assert (rules.check(item, date(2026, 12, 7)) is not None) == fires, _describe(rules, text, None)

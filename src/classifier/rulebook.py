@@ -39,6 +39,7 @@ CUE_KINDS = (
     "news",
     "all_clear",
     "owner",
+    "no_claim",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
@@ -71,6 +72,9 @@ class Rule:
     threat: bool = False  # a trigger in the future tense is a threat made now («проломит голову»)
     needs_context: bool = True  # fires only in a message about pets or the service
     skip_imperative: bool = False  # «умри», «сдохни» are curses, not reports
+    # «я сейчас сдохну от жары», «умираю от скуки»: the writer's own hyperbole; nobody reports
+    # their own death
+    skip_first_person: bool = False
     skip_quoted: bool = False  # «бросила кота умирать» in quotes retells a review, not an event
     fire: tuple[Example, ...] = ()  # examples that must fire this rule (run as tests)
     silent: tuple[Example, ...] = ()  # examples on which no rule may fire
@@ -107,6 +111,10 @@ class CueSet:
     # The set never cancels a trigger happening now by its own verb or clause (`When`):
     # care already given is about an earlier event, not about «а сейчас она не дышит».
     spares_now: bool = False
+    # Nor one the time decision dates today or now by a word or a tense, only one it takes as
+    # today for want of a word: «рыбки сдохли, пока были в отпуске. Претензий не имею» is not
+    # ours, «кот умер сегодня у ситтера, претензий нет» still pages.
+    spares_today: bool = False
     # A cue said with a negation of its own («не поправился») does not count, unless this says
     # it does: «почему не вернули деньги» is a claim for money all the same.
     negated_too: bool = False
@@ -117,6 +125,11 @@ class CueSet:
     # `critical` down to `high`, for review: the rules read the alarming words as a joke, the
     # news, a vet's all-clear or a question, which the model cannot (`SafetyRules.dismissed`).
     stands_model_down: bool = False
+    # A phrase of this set anywhere in a message no rule fires on stands the model's own
+    # `critical` down as well, trigger or not: laughter, the news and a vet's all-clear speak of
+    # the whole message («ха ха, лежит лапы кверху, храпит»); a condition or care given speak
+    # only of their clause, and do not.
+    dismisses_message: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,9 +222,11 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             reach=_int(body, "reach", 0, where, 0, 10),
             before_only=_words(body.get("before"), f"{where}.before"),
             spares_now=_flag(body, "spares_now", where),
+            spares_today=_flag(body, "spares_today", where),
             negated_too=_flag(body, "negated_too", where),
             after_only=_flag(body, "after_only", where),
             stands_model_down=_flag(body, "stands_model_down", where),
+            dismisses_message=_flag(body, "dismisses_message", where),
         )
     return cues
 
@@ -302,6 +317,7 @@ def _rule(body: object, where: str) -> Rule:
         threat=bool(body.get("threat", False)),
         needs_context=bool(body.get("needs_context", True)),
         skip_imperative=bool(body.get("skip_imperative", False)),
+        skip_first_person=_flag(body, "skip_first_person", where),
         skip_quoted=bool(body.get("skip_quoted", True)),
         fire=_examples(examples.get("fire"), f"{where}.examples.fire"),
         silent=_examples(examples.get("silent"), f"{where}.examples.silent"),

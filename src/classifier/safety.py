@@ -34,7 +34,7 @@ from pathlib import Path
 from .decision import Override
 from .domain import any_word
 from .features import Prepared, prepare
-from .lemmatize import Token
+from .lemmatize import Token, morph
 from .phrases import FuzzyLexicon, Match, Phrase, find_phrase
 from .records import parse_received_at
 from .rulebook import CueSet, Rule, RulesError, Verdict, Vocabulary, read_rules
@@ -141,7 +141,8 @@ class SafetyRules:
     def dismissed(self, item: Prepared, received: date | datetime | None = None) -> str | None:
         """What the rules read the message's alarming words as, when they read them as not an
         emergency at all: an idiom («спит как убитый»), or a cue of a set marked
-        `stands_model_down` (a joke, the news, a vet's all-clear, a question). For a message no
+        `stands_model_down` (a joke, the news, a vet's all-clear, a question), or anywhere in the
+        message one marked `dismisses_message` (laughter, the news, an all-clear). For a message no
         rule fired on: the model's own `critical` then stands only as `high`, for review. Other
         cues (a negation, care given, a time) say less of the words the model read, and do not:
         «…укол нужен вовремя, если нет — может задохнуться» is a condition in a live emergency."""
@@ -161,6 +162,14 @@ class SafetyRules:
                     cue = cancel and self.vocabulary.cues.get(cancel[0])
                     if cue and cue.stands_model_down:
                         return f"«{said}» as not an emergency: {cancel[1]}"
+        message = message or self._message(item, present, received)
+        for cue in self.vocabulary.cues.values():
+            if not cue.dismisses_message:
+                continue
+            for phrase in cue.phrases:
+                if phrase.needs <= present and (found := self._find(message, phrase)):
+                    said = " ".join(found[0].words)
+                    return f"the whole message as not an emergency: {cue.kind} cue «{said}»"
         return None
 
     def when(self, item: Prepared, positions: Sequence[int], received=None) -> When:
@@ -276,6 +285,9 @@ class SafetyRules:
                 if rule.skip_imperative and tokens[match.positions[0]].imperative:
                     reasons.append(f"{said} is an imperative, a curse")
                     continue
+                if rule.skip_first_person and _first_person(tokens, match.positions):
+                    reasons.append(f"{said} is the writer's of themself («я сдохну»)")
+                    continue
                 if rule.skip_quoted and all(tokens[p].quoted for p in match.positions):
                     reasons.append(f"{said} is in quotation marks")
                     continue
@@ -327,8 +339,10 @@ class SafetyRules:
         for kind in rule.cancelled_by:
             cue = self.vocabulary.cues.get(kind)
             found = cue and self._cue(cue, match, message)
-            if found and cue.spares_now and self._when(message, match.positions).now_of_its_own:
-                continue
+            if found and (cue.spares_now or cue.spares_today):
+                when = self._when(message, match.positions)
+                if when.now_of_its_own or (cue.spares_today and when.current and not when.assumed):
+                    continue
             if found:
                 return kind, f"{kind} cue «{found}»"
         return None
@@ -421,3 +435,13 @@ class SafetyRules:
         ):
             return f"negation «{' '.join(t.text for t in tokens[after : after + 2])}» after it"
         return None
+
+
+def _first_person(tokens: Sequence[Token], positions: Sequence[int]) -> bool:
+    """Whether a verb of the match is in the first person («сдохну», «умираем»)."""
+    analyzer = morph()
+    for p in positions:
+        tag = analyzer.parse(tokens[p].text)[0].tag
+        if tag.POS == "VERB" and tag.person == "1per":
+            return True
+    return False
