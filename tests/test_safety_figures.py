@@ -16,10 +16,10 @@ from .conftest import CROSSCHECK, FIGURES, REPO
 CHALLENGE = REPO / "data" / "challenge"
 # set: (least recall, most false critical) measured when the ratchet was last moved
 BOUNDS = {
-    "safety_c": (1.0, 0.03),
-    "safety_d": (1.0, 0.03),
-    "safety_e": (0.96, 0.07),  # its texts are never read to tune; only figures
-    "crosscheck": (1.0, 0.015),
+    "safety_c": (1.0, 0.01),
+    "safety_d": (1.0, 0.015),
+    "safety_e": (0.96, 0.06),  # its texts are never read to tune; only figures
+    "crosscheck": (1.0, 0.01),
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",
