@@ -436,15 +436,42 @@ def _clause_tense(tokens: Sequence[Token], position: int) -> str:
 def _telling_tense(tokens: Sequence[Token], position: int) -> str:
     """For a clause opened by «что», the tense of the clause right before it, which tells
     it («написала, что…»); "" otherwise."""
-    start = _clause_start(tokens, position)
+    start = _head_start(tokens, position)
     if tokens[start].lemma != "что" or start == 0:
         return ""
     return _clause_tense(tokens, start - 1)
 
 
 def _opener(tokens: Sequence[Token], position: int) -> str:
-    """The first word of the clause holding `position`."""
-    return tokens[_clause_start(tokens, position)].lemma
+    """The first word of the clause holding `position` (across relative clauses, `_head_start`)."""
+    return tokens[_head_start(tokens, position)].lemma
+
+
+def _head_start(tokens: Sequence[Token], position: int) -> int:
+    """The start of the clause holding `position`, read across the relative clauses that
+    interrupt it: in «что кот, у которого я была на прошлой неделе, умер» the «умер» continues
+    «что кот», which has no verb of its own."""
+    start = _clause_start(tokens, position)
+    while start > 0:
+        relative = _clause_start(tokens, start - 1)
+        if relative == 0 or not _relative(tokens, relative):
+            break
+        interrupted = _clause_start(tokens, relative - 1)
+        if tokens[interrupted].sentence != tokens[start].sentence or _clause_tense(
+            tokens, interrupted
+        ):
+            break
+        start = interrupted
+    return start
+
+
+def _relative(tokens: Sequence[Token], start: int) -> bool:
+    """Whether the clause at `start` is a relative one: «который», «у которого», «в котором»."""
+    return any(
+        tokens[p].lemma == "который" and tokens[p].clause == tokens[start].clause
+        for p in (start, start + 1)
+        if p < len(tokens)
+    )
 
 
 def _clause_start(tokens: Sequence[Token], position: int) -> int:
@@ -509,8 +536,13 @@ def decide(
     telling = _telling_tense(tokens, first)
     told_in_past = tense == "pres" and telling == "past"
     told_by = _opener(tokens, first) in DEPENDENT or (telling and tense == "past") or told_in_past
-    # a trigger across a clause break («кота Рыжика — его не стало в августе») is in both
-    clauses = {clause, tokens[last].clause} | ({clause - 1} if told_by else set())
+    # a trigger across a clause break («кота Рыжика — его не стало в августе») is in both; one
+    # after a relative clause («что кот, у которого я была на прошлой неделе, умер») continues
+    # the clause it interrupted, and the relative clause says of what it tells
+    head = tokens[_head_start(tokens, first)].clause
+    clauses = set(range(head, clause + 1)) | {tokens[last].clause}
+    if told_by:
+        clauses.add(head - 1)
     own = [
         m
         for m in marks
