@@ -1048,6 +1048,11 @@ def test_the_typo_lookup_keeps_a_bounded_number_of_words():
         # fires on, with no trigger at all for the model's critical to come from
         ("ха ха смотрю камеру собака лежит на спине лапы кверху храпит", "joke cue «ха ха»"),
         ("Съел колбасу с земли, промыли желудок. Анализы в норме, спит", "all_clear cue"),
+        # the news is told of a live state the rules have no word for: the model's critical
+        # stands (set v3-news: every such emergency was stood down while the news counted a
+        # sentence away, or anywhere)
+        ("В новостях писали, что в парке собаки погибли. Сейчас его трясёт, лежит на боку", None),
+        ("Ситтер закрыла сфинкса на лоджии, там -12. В новостях недавно было про такое", None),
         # a condition or care given speak of their own clause only
         ("В карточке написано гулять без поводка нельзя, а она отпустила его у дороги", None),
         ("Рану зашили. Он лежит на боку и тяжело дышит", None),

@@ -121,6 +121,10 @@ class CueSet:
     # The set's phrases count only after the trigger: a vet's all-clear settles the state told
     # before it, never one told after it («врач сказал всё хорошо, а сейчас не дышит»).
     after_only: bool = False
+    # The set's phrases count only before the trigger: the news introduces what it tells («в
+    # новостях пишут, что собаки умирают»); a story told after a live state does not take the
+    # state back («Гоша умер, лежит на дне клетки, вчера по новостям было про тефлон»).
+    before_only_phrases: bool = False
     # A match this set cancels in a message no rule fires on also stands the model's own
     # `critical` down to `high`, for review: the rules read the alarming words as a joke, the
     # news, a vet's all-clear or a question, which the model cannot (`SafetyRules.dismissed`).
@@ -225,6 +229,7 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             spares_today=_flag(body, "spares_today", where),
             negated_too=_flag(body, "negated_too", where),
             after_only=_flag(body, "after_only", where),
+            before_only_phrases=_flag(body, "leads", where),
             stands_model_down=_flag(body, "stands_model_down", where),
             dismisses_message=_flag(body, "dismisses_message", where),
         )

@@ -160,7 +160,7 @@ class SafetyRules:
                         return f"«{said}» as an idiom"
                     cancel = self._cancelled(rule, phrase, match, message)
                     cue = cancel and self.vocabulary.cues.get(cancel[0])
-                    if cue and cue.stands_model_down:
+                    if cue and cue.stands_model_down and not self._now_elsewhere(message, match):
                         return f"«{said}» as not an emergency: {cancel[1]}"
         message = message or self._message(item, present, received)
         for cue in self.vocabulary.cues.values():
@@ -171,6 +171,16 @@ class SafetyRules:
                     said = " ".join(found[0].words)
                     return f"the whole message as not an emergency: {cue.kind} cue «{said}»"
         return None
+
+    def _now_elsewhere(self, message: _Message, match: Match) -> bool:
+        """Whether another sentence says now («сейчас», «15 минут назад»): the cancelled words
+        are then a side story («в новостях было, что собаки погибли») of a live state the rules
+        have no word for, which the model read («сейчас его трясёт, лежит на боку»)."""
+        sentence = message.tokens[match.positions[0]].sentence
+        marks, _ = self._marks(message)
+        return any(
+            m.kind == "now" and message.tokens[m.positions[0]].sentence != sentence for m in marks
+        )
 
     def when(self, item: Prepared, positions: Sequence[int], received=None) -> When:
         """The time decision for the words at `positions` (for tests and the debug view)."""
@@ -380,6 +390,8 @@ class SafetyRules:
             scope = [tokens[j] for j in where]
             for found in self._find(message, phrase, scope):
                 if cue.after_only and where[found.positions[0]] < last:
+                    continue
+                if cue.before_only_phrases and where[found.positions[0]] > first:
                     continue
                 if cue.negated_too or not self._negated(phrase, found, scope):
                     return " ".join(found.words)
