@@ -1,5 +1,6 @@
 """Critical recall and false critical of model + rules on the sets nobody trains on: the safety
-challenge sets (data/challenge/, written to probe exactly this judgment) and the cross-check set.
+challenge sets (data/challenge/, written to probe exactly this judgment), the cross-check set, and
+the slice the rules are developed on while it waits out of training (data/incoming/).
 The figures are printed at the end of `make test`; the bounds are today's, as a ratchet — the
 goal (issue 12) is 100 % recall and at most 1 % false critical on every one."""
 
@@ -16,16 +17,18 @@ from .conftest import CROSSCHECK, FIGURES, REPO
 CHALLENGE = REPO / "data" / "challenge"
 # set: (least recall, most false critical) measured when the ratchet was last moved
 BOUNDS = {
-    "safety_c": (1.0, 0.01),
+    "safety_c": (1.0, 0.006),
     "safety_d": (1.0, 0.015),
     "safety_e": (0.96, 0.06),  # its texts are never read to tune; only figures
     "crosscheck": (1.0, 0.01),
+    "v3_news": (1.0, 0.07),  # the rules' development slice of news and rumours (data/incoming)
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",
     "safety_d": CHALLENGE / "safety_d.jsonl",
     "safety_e": CHALLENGE / "safety_e.jsonl",
     "crosscheck": CROSSCHECK,
+    "v3_news": REPO / "data" / "incoming" / "v3_news.jsonl",
 }
 
 
