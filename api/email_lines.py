@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import lxml.html
-
 _BLOCKS = frozenset(
     re.findall(
         r"\w+",
@@ -19,6 +17,8 @@ _SKIP = frozenset(("head", "style", "script", "title", "meta", "template"))
 
 def html_lines(html: str) -> list[tuple[int, str]]:
     """(quote depth, text) per line of an HTML body, blockquotes counted as quote levels."""
+    import lxml.html  # at the first HTML e-mail: a worker that reads chat only never loads it
+
     try:
         root = lxml.html.document_fromstring(html)
     except Exception:  # lxml's own errors, or an empty document

@@ -92,7 +92,7 @@ class TriageService:
         """Migrate the database, connect, and load the champion if there is one. A worker that
         follows the registry asks it at once, in its thread: a new host with an empty models/
         fetches the champion, and is ready (/readyz) once it serves it."""
-        migrate(settings.db_url, settings.home)
+        migrate(settings.db_url, settings.home, apart=True)
         engine = make_engine(settings.db_url)
         service = cls(settings, engine, make_sessions(engine))
         follows = settings.registry_poll > 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import re
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import sessionmaker
 
 from pettriage.config import Settings
@@ -59,19 +62,82 @@ def make_sessions(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def migrate(url: str, lock_dir: Path) -> None:
-    """Bring the schema to the newest version; workers starting together take turns."""
+def migrate(url: str, lock_dir: Path, apart: bool = False) -> None:
+    """Bring the schema to the newest version; workers starting together take turns.
+
+    `apart` (a serving worker): a schema already at the newest version is read with one query,
+    and otherwise Alembic upgrades it in a child process, so that the worker never imports
+    Alembic (11 MB it would keep for its life, issue 16)."""
+    if apart and schema_is_current(url):
+        return
     lock_dir.mkdir(parents=True, exist_ok=True)
     with (lock_dir / ".migrate.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        command.upgrade(alembic_config(url), "head")
+        if not apart:
+            upgrade(url)
+            return
+        if schema_is_current(url):  # another worker migrated it while this one waited
+            return
+        # the URL goes by the environment: a password in it must not show in `ps`
+        child = subprocess.run(
+            [sys.executable, "-m", "pettriage.store.db"],
+            env={**os.environ, _URL_VARIABLE: url},
+            capture_output=True,
+            text=True,
+        )
+        if child.returncode != 0:
+            said = (child.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"migrating the database failed: {said}")
+
+
+def upgrade(url: str) -> None:
+    """Alembic's upgrade to the newest version, in this process."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+_URL_VARIABLE = "PETTRIAGE_MIGRATE_URL"
+_REVISION = re.compile(r"^(down_)?revision\s*=\s*(?:\"([^\"]*)\"|None)", re.MULTILINE)
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration: the revision no other names as its `down_revision` (read from the
+    files, as Alembic does, without importing it; a test compares the two)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(path.read_text("utf-8")):
+            if value:
+                (parents if down else revisions).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one head among the migrations, found {sorted(heads)}")
+    return heads.pop()
+
+
+def schema_is_current(url: str) -> bool:
+    """Whether the database's `alembic_version` names the newest migration."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            versions = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return [row[0] for row in versions] == [head_revision()]
+    except Exception:  # unreachable or unreadable: the upgrade says why
+        return False
+    finally:
+        engine.dispose()
 
 
 def reachable(engine: Engine) -> bool:
@@ -87,3 +153,7 @@ def open_sessions(settings: Settings) -> sessionmaker:
     """A session factory on the configured database, its schema migrated first."""
     migrate(settings.db_url, settings.home)
     return make_sessions(make_engine(settings.db_url))
+
+
+if __name__ == "__main__":  # the child process of `migrate`
+    upgrade(os.environ[_URL_VARIABLE])

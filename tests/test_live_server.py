@@ -78,7 +78,7 @@ def test_a_serving_worker_holds_no_mlflow_client_or_scikit_learn(home, tmp_path,
     """Loading the champion, checking it against the registry's SHA-256 and classifying leave
     MLflow's client (and the pandas and pyarrow it imports) and scikit-learn out of a worker's
     memory: they were a third of it. MLflow is pure Python, so what shows in the worker's
-    memory map is the compiled libraries it brings."""
+    memory map is the compiled libraries it brings. lxml waits for the first HTML e-mail."""
     env = server_env(home, f"sqlite:///{tmp_path / 'lean.db'}")
     server = LiveServer(env, workers=1, log=tmp_path / "server.log").start()
     try:
@@ -94,7 +94,7 @@ def test_a_serving_worker_holds_no_mlflow_client_or_scikit_learn(home, tmp_path,
     finally:
         server.stop()
     assert "/site-packages/scipy/" in maps  # the map is the worker's, with its libraries
-    heavy = ("pandas", "pyarrow", "sklearn", "matplotlib")
+    heavy = ("pandas", "pyarrow", "sklearn", "matplotlib", "lxml")
     assert {name for name in heavy if f"/{name}/" in maps} == set()
 
 

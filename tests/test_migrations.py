@@ -19,8 +19,8 @@ def _described(name, type_, parent_names) -> bool:
     return not (name or "").startswith(("predictions_fts", "ix_predictions_text_fts"))
 
 
-def _differences(url: str, lock_dir) -> list:
-    migrate(url, lock_dir)
+def _differences(url: str, lock_dir, apart: bool = False) -> list:
+    migrate(url, lock_dir, apart=apart)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
@@ -34,6 +34,40 @@ def _differences(url: str, lock_dir) -> list:
 
 def test_migrations_make_the_tables_of_the_code_on_sqlite(tmp_path):
     assert _differences(f"sqlite:///{tmp_path / 'migrated.db'}", tmp_path) == []
+
+
+def test_a_worker_migrates_in_a_child_and_never_imports_alembic(tmp_path):
+    """A serving worker (`apart=True`) upgrades a new database in a child process, and reads a
+    current one with one query: Alembic stays out of its memory (issue 16)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    worker = (
+        "import sys; from pathlib import Path; from pettriage.store.db import migrate; "
+        "migrate(sys.argv[1], Path(sys.argv[2]), apart=True); print('alembic' in sys.modules)"
+    )
+    for _ in range(2):  # a new database, then the same one at the newest version
+        run = subprocess.run(
+            [sys.executable, "-c", worker, url, str(tmp_path)], capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == "False"
+    assert _differences(url, tmp_path) == []
+
+
+def test_the_newest_migration_is_read_as_alembic_reads_it():
+    from alembic.script import ScriptDirectory
+
+    from pettriage.store.db import alembic_config, head_revision
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert head_revision() == script.get_current_head()
+
+
+def test_a_migration_that_fails_in_the_child_says_why(tmp_path):
+    with pytest.raises(RuntimeError, match=r"migrating the database failed: .+"):
+        migrate(f"sqlite:///{tmp_path / 'missing' / 'x.db'}", tmp_path, apart=True)
 
 
 @pytest.mark.postgres
