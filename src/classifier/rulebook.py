@@ -40,6 +40,7 @@ CUE_KINDS = (
     "all_clear",
     "owner",
     "no_claim",
+    "retraction",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
