@@ -19,9 +19,12 @@ CHALLENGE = REPO / "data" / "challenge"
 BOUNDS = {
     "safety_c": (1.0, 0.006),
     "safety_d": (1.0, 0.015),
-    "safety_e": (0.96, 0.06),  # its texts are never read to tune; only figures
+    "safety_e": (0.96, 0.05),  # its texts are never read to tune; only figures
     "crosscheck": (1.0, 0.01),
-    "v3_news": (1.0, 0.07),  # the rules' development slice of news and rumours (data/incoming)
+    # the rules' development slices while they wait out of training (data/incoming)
+    "v3_news": (1.0, 0.07),
+    "v3_states": (1.0, 0.1),
+    "v3_later": (1.0, 0.07),
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",
@@ -29,6 +32,8 @@ PATHS = {
     "safety_e": CHALLENGE / "safety_e.jsonl",
     "crosscheck": CROSSCHECK,
     "v3_news": REPO / "data" / "incoming" / "v3_news.jsonl",
+    "v3_states": REPO / "data" / "incoming" / "v3_states.jsonl",
+    "v3_later": REPO / "data" / "incoming" / "v3_later.jsonl",
 }
 
 
