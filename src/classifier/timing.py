@@ -264,20 +264,15 @@ def _lead(tokens: Sequence[Token], unit: int) -> int | None:
 def _story_earlier(tokens: Sequence[Token], mark: Mark) -> bool:
     """Whether a time word of an earlier clause or sentence dates the story as earlier: a date,
     «на прошлой неделе», «три дня назад» by itself; a weekday, a month or «через два дня» only
-    with a past verb in its own clause («в пятницу был визит», not «с понедельника одна
-    прогулка»)."""
+    said with a past verb (`_said_in_past`: «в пятницу был визит», «В субботу, после визита,
+    кот выпал из окна», not «с понедельника одна прогулка»)."""
     if mark.words[0].lower() in RECENT:
         return False
     if mark.kind == "earlier":
         return True
     if mark.kind not in ("weekday", "this_weekday"):
         return False
-    first = tokens[mark.positions[0]]
-    return any(
-        t.tense == "past"
-        for t in tokens
-        if t.sentence == first.sentence and t.clause == first.clause
-    )
+    return _said_in_past(tokens, mark.positions[0])
 
 
 def _rating(text: str) -> bool:
@@ -581,6 +576,11 @@ def decide(
     ]
     if near:
         best = min(near, key=lambda m: (PRIORITY[settle(m)], abs(m.positions[0] - first)))
+        if _part_of_day(best) and tense != "pres":
+            story = _story_dated_earlier(tokens, _told(tokens, marks, first))
+            if story is not None:
+                # «В конце октября… Вечером начались судороги, ночью его не стало»
+                return When("earlier", story.words, "a part of the day of the story told before it")
         return When(settle(best), best.words, "a time word in the trigger's sentence")
     if not tense and not any(t.tense for t in tokens if t.sentence == sentence):
         # A sentence without a verb continues the one before it: «…в понедельник она умерла.
