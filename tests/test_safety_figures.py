@@ -1,6 +1,6 @@
 """Critical recall and false critical of model + rules on the sets nobody trains on: the safety
 challenge sets (data/challenge/, written to probe exactly this judgment), the cross-check set, and
-the slice the rules are developed on while it waits out of training (data/incoming/).
+any slice the rules are developed on while it waits out of training (data/incoming/; none now).
 The figures are printed at the end of `make test`; the bounds are today's, as a ratchet — the
 goal (issue 12) is 100 % recall and at most 1 % false critical on every one."""
 
@@ -19,21 +19,14 @@ CHALLENGE = REPO / "data" / "challenge"
 BOUNDS = {
     "safety_c": (1.0, 0.006),
     "safety_d": (1.0, 0.015),
-    "safety_e": (0.96, 0.05),  # its texts are never read to tune; only figures
+    "safety_e": (0.97, 0.045),  # its texts are never read to tune; only figures
     "crosscheck": (1.0, 0.01),
-    # the rules' development slices while they wait out of training (data/incoming)
-    "v3_news": (1.0, 0.07),
-    "v3_states": (1.0, 0.1),
-    "v3_later": (1.0, 0.07),
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",
     "safety_d": CHALLENGE / "safety_d.jsonl",
     "safety_e": CHALLENGE / "safety_e.jsonl",
     "crosscheck": CROSSCHECK,
-    "v3_news": REPO / "data" / "incoming" / "v3_news.jsonl",
-    "v3_states": REPO / "data" / "incoming" / "v3_states.jsonl",
-    "v3_later": REPO / "data" / "incoming" / "v3_later.jsonl",
 }
 
 
