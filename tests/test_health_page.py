@@ -118,7 +118,7 @@ def test_the_tab_draws_the_stored_figures(server, page):
         shown = page.locator(f"[data-testid=drift-{kind}]")
         assert float(shown.get_attribute("data-psi")) == api[f"{kind}_psi"]
         assert words[shown.get_attribute("data-reading")] in shown.text_content()
-        assert f"{api[f'{kind}_psi']:.3f}".replace(".", ",") in shown.text_content()
+        assert _as_the_page_writes(api[f"{kind}_psi"]) in shown.text_content()
     note = page.text_content("[data-testid=drift-note]")
     assert "Сообщений за 7 дн.: 5" in note and "Выборка мала" in note
     status = page.text_content("[data-testid=health-status]")
@@ -145,3 +145,13 @@ def test_the_chart_library_is_ours_and_served_under_the_policy(server):
     assert scripts[-2:] == ["/review/static/vendor/chart.umd.min.js", "/review/static/health.js"]
     assert all(s.startswith("/review/static/") for s in scripts)  # nothing from a CDN
     assert (VENDOR / "chart.js.LICENSE.md").read_text().startswith("The MIT License")
+
+
+def _as_the_page_writes(value: float) -> str:
+    """A figure as the page's Intl.NumberFormat("ru-RU", 3 digits) writes it: ICU rounds the
+    number's shortest decimal form half up (2.4955 -> «2,496»), where Python's `:.3f` rounds the
+    binary value (2.4954999… -> "2.495")."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    rounded = Decimal(repr(value)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+    return str(rounded).replace(".", ",")

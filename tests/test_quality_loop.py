@@ -119,6 +119,9 @@ def test_correct_export_retrain_promote_and_refuse_a_worse_model(tmp_path, monke
         page.wait_for_selector("#models-tab:not([hidden])")
         page.click("[data-tab=models]")
         page.click("#export")  # each step asks first, in a dialog
+        # the dialog opens once the service's dry run answers (seconds on a loaded machine: the
+        # first admin action loads MLflow in the worker)
+        expect(page.locator("#models-confirm-ok")).to_be_enabled(timeout=120_000)
         page.click("#models-confirm-ok")
         output = page.locator("#admin-output")
         expect(output).to_contain_text("Записано подтверждённых исправлений: 1", timeout=60_000)
