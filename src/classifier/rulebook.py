@@ -125,15 +125,15 @@ class CueSet:
     # The set's phrases count only before the trigger: the news introduces what it tells («в
     # новостях пишут, что собаки умирают»); a story told after a live state does not take the
     # state back («Гоша умер, лежит на дне клетки, вчера по новостям было про тефлон»).
-    before_only_phrases: bool = False
+    leads: bool = False
     # A match this set cancels in a message no rule fires on also stands the model's own
     # `critical` down to `high`, for review: the rules read the alarming words as a joke, the
     # news, a vet's all-clear or a question, which the model cannot (`SafetyRules.dismissed`).
     stands_model_down: bool = False
     # A phrase of this set anywhere in a message no rule fires on stands the model's own
-    # `critical` down as well, trigger or not: laughter, the news and a vet's all-clear speak of
-    # the whole message («ха ха, лежит лапы кверху, храпит»); a condition or care given speak
-    # only of their clause, and do not.
+    # `critical` down as well, trigger or not: laughter and a vet's all-clear speak of the whole
+    # message («ха ха, лежит лапы кверху, храпит»); a condition or care given speak only of
+    # their clause, and the news is often told beside a live emergency, so they do not.
     dismisses_message: bool = False
 
 
@@ -230,7 +230,7 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             spares_today=_flag(body, "spares_today", where),
             negated_too=_flag(body, "negated_too", where),
             after_only=_flag(body, "after_only", where),
-            before_only_phrases=_flag(body, "leads", where),
+            leads=_flag(body, "leads", where),
             stands_model_down=_flag(body, "stands_model_down", where),
             dismisses_message=_flag(body, "dismisses_message", where),
         )

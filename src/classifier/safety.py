@@ -141,9 +141,10 @@ class SafetyRules:
     def dismissed(self, item: Prepared, received: date | datetime | None = None) -> str | None:
         """What the rules read the message's alarming words as, when they read them as not an
         emergency at all: an idiom («спит как убитый»), or a cue of a set marked
-        `stands_model_down` (a joke, the news, a vet's all-clear, a question), or anywhere in the
-        message one marked `dismisses_message` (laughter, the news, an all-clear). For a message no
-        rule fired on: the model's own `critical` then stands only as `high`, for review. Other
+        `stands_model_down` (a joke, the news, a vet's all-clear, a question) when no other
+        sentence says now, or anywhere in the message one marked `dismisses_message` (laughter,
+        an all-clear). For a message no rule fired on: the model's own `critical` then stands
+        only as `high`, for review. Other
         cues (a negation, care given, a time) say less of the words the model read, and do not:
         «…укол нужен вовремя, если нет — может задохнуться» is a condition in a live emergency."""
         present = self.words_in(item.tokens)
@@ -391,7 +392,7 @@ class SafetyRules:
             for found in self._find(message, phrase, scope):
                 if cue.after_only and where[found.positions[0]] < last:
                     continue
-                if cue.before_only_phrases and where[found.positions[0]] > first:
+                if cue.leads and where[found.positions[0]] > first:
                     continue
                 if cue.negated_too or not self._negated(phrase, found, scope):
                     return " ".join(found.words)
