@@ -1046,6 +1046,40 @@ def test_the_typo_lookup_keeps_a_bounded_number_of_words():
     assert FuzzyLexicon.lookup.cache_info().currsize <= LOOKUP_CACHE_SIZE
 
 
+def test_the_typo_index_finds_what_one_edit_finds(rules):
+    """The compact deletion index (hashes in an array, issue 16's memory) finds, for every
+    word, exactly the trigger lemmas a brute-force comparison with every inflected form finds:
+    one letter inserted, deleted or replaced, the same first letter or a confused vowel."""
+    import random
+
+    from pettriage.classifier.phrases import _deletions, _same_start
+
+    index = rules.lexicon.by_deletion
+    alphabet = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+    rng = random.Random(7)
+    words = []
+    for form, _ in rng.sample(index.entries, 60):
+        i = rng.randrange(len(form))
+        words += [
+            form,
+            form[:i] + form[i + 1 :],  # a letter lost
+            form[:i] + rng.choice(alphabet) + form[i:],  # a letter added
+            form[:i] + rng.choice(alphabet) + form[i + 1 :],  # a letter changed
+        ]
+    words += ["собака", "приложение", "абракадабра", "qwerty"]
+
+    def one_edit(form: str, word: str) -> bool:
+        if abs(len(form) - len(word)) > 1 or not _same_start(form, word):
+            return False
+        return form == word or bool({form, *_deletions(form)} & {word, *_deletions(word)})
+
+    for word in words:
+        expected = frozenset(lemma for form, lemma in index.entries if one_edit(form, word))
+        if len(word) < 4:
+            expected = frozenset()
+        assert rules.lexicon.lookup.__wrapped__(rules.lexicon, word) == expected, word
+
+
 @pytest.mark.parametrize(
     ("text", "read"),
     [

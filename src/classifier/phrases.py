@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
+import numpy as np
+
 from .lemmatize import Token, analyze_word
 from .normalize import fold_yo
 
@@ -58,36 +60,60 @@ class FuzzyLexicon:
         self.lemmas = frozenset(lemmas)
 
     @cached_property
-    def by_deletion(self) -> dict[str, tuple[tuple[str, str], ...]]:
+    def by_deletion(self) -> _DeletionIndex:
         """Built at the first unknown word, not with the rules: it is a fifth of a cold start,
-        and a message of dictionary words never needs it. Tuples, not sets: 80,000 keys, mostly
-        of one entry, take 16 MB as tuples and took 35 as sets."""
-        by_deletion: dict[str, tuple[tuple[str, str], ...]] = {}
-        for lemma in self.lemmas:
-            if len(lemma) < FUZZY_MIN_LENGTH:
-                continue
-            for form in word_forms(lemma):
-                entry = (form, lemma)
-                for key in {form, *_deletions(form)}:
-                    entries = by_deletion.get(key, ())
-                    if entry not in entries:
-                        by_deletion[key] = (*entries, entry)
-        return by_deletion
+        and a message of dictionary words never needs it."""
+        return _DeletionIndex(
+            (form, lemma)
+            for lemma in self.lemmas
+            if len(lemma) >= FUZZY_MIN_LENGTH
+            for form in word_forms(lemma)
+        )
 
     # Bounded: a service meets new unknown words (typos, names, Latin script) for as long as it
     # runs, and an unbounded cache of them only grew.
     @lru_cache(maxsize=LOOKUP_CACHE_SIZE)  # noqa: B019 - one lexicon per rules file
     def lookup(self, word: str) -> frozenset[str]:
         """Lemmas that have a form within one edit of `word`."""
-        found = set()
-        if len(word) >= FUZZY_MIN_LENGTH - 1:
-            for key in {word, *_deletions(word)}:
-                found |= {
-                    lemma
-                    for form, lemma in self.by_deletion.get(key, ())
-                    if abs(len(form) - len(word)) <= 1 and _same_start(form, word)
-                }
-        return frozenset(found)
+        if len(word) < FUZZY_MIN_LENGTH - 1:
+            return frozenset()
+        return frozenset(
+            lemma
+            for form, lemma in self.by_deletion.near(word)
+            if abs(len(form) - len(word)) <= 1 and _same_start(form, word)
+        )
+
+
+class _DeletionIndex:
+    """(form, lemma) entries by each form and its one-letter deletions (symmetric deletion).
+
+    80,000 keys as a dict of tuples took 18 MB of every worker (issue 16); here they are a
+    sorted array of their hashes beside an array of entry numbers, about 1 MB, and a key found
+    by its hash is checked against the entry's own deletions, so a collision finds nothing."""
+
+    def __init__(self, entries):
+        self.entries = tuple(dict.fromkeys(entries))
+        keys = [(form, *_deletions(form)) for form, _ in self.entries]
+        count = sum(map(len, keys))
+        hashes = np.fromiter((hash(k) for ks in keys for k in ks), np.int64, count)
+        owners = np.repeat(np.arange(len(keys), dtype=np.int32), [len(ks) for ks in keys])
+        order = np.argsort(hashes, kind="stable")
+        self.hashes, self.owners = hashes[order], owners[order]
+
+    def near(self, word: str) -> list[tuple[str, str]]:
+        """The entries that share a key with `word` (itself or one of its one-letter
+        deletions): within one edit of it. All keys are looked up in one pass."""
+        keys = list({word, *_deletions(word)})
+        wanted = np.fromiter(map(hash, keys), np.int64, len(keys))
+        starts = np.searchsorted(self.hashes, wanted, side="left").tolist()
+        ends = np.searchsorted(self.hashes, wanted, side="right").tolist()
+        found = []
+        for key, start, end in zip(keys, starts, ends, strict=True):
+            for number in self.owners[start:end].tolist() if end > start else ():
+                form, lemma = self.entries[number]
+                if key == form or (len(key) == len(form) - 1 and key in _deletions(form)):
+                    found.append((form, lemma))
+        return found
 
 
 def word_forms(lemma: str) -> set[str]:
