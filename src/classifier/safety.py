@@ -163,12 +163,14 @@ class SafetyRules:
                     cue = cancel and self.vocabulary.cues.get(cancel[0])
                     if cue and cue.stands_model_down and not self._now_elsewhere(message, match):
                         return f"«{said}» as not an emergency: {cancel[1]}"
-        message = message or self._message(item, present, received)
         for cue in self.vocabulary.cues.values():
             if not cue.dismisses_message:
                 continue
             for phrase in cue.phrases:
-                if phrase.needs <= present and (found := self._find(message, phrase)):
+                if not phrase.needs <= present:
+                    continue
+                message = message or self._message(item, present, received)
+                if found := self._find(message, phrase):
                     said = " ".join(found[0].words)
                     return f"the whole message as not an emergency: {cue.kind} cue «{said}»"
         return None

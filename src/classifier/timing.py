@@ -428,18 +428,12 @@ def _clause_tense(tokens: Sequence[Token], position: int) -> str:
     )
 
 
-def _telling_tense(tokens: Sequence[Token], position: int) -> str:
-    """For a clause opened by «что», the tense of the clause right before it, which tells
-    it («написала, что…»); "" otherwise."""
-    start = _head_start(tokens, position)
+def _telling_tense(tokens: Sequence[Token], start: int) -> str:
+    """For a clause opened by «что» at `start`, the tense of the clause right before it, which
+    tells it («написала, что…»); "" otherwise."""
     if tokens[start].lemma != "что" or start == 0:
         return ""
     return _clause_tense(tokens, start - 1)
-
-
-def _opener(tokens: Sequence[Token], position: int) -> str:
-    """The first word of the clause holding `position` (across relative clauses, `_head_start`)."""
-    return tokens[_head_start(tokens, position)].lemma
 
 
 def _head_start(tokens: Sequence[Token], position: int) -> int:
@@ -528,13 +522,15 @@ def decide(
     # telling, so a past trigger in a «что» clause takes the time of the clause telling it; so
     # does a present one told in the past («днём писала, что кот тяжело дышит»), which Russian
     # keeps in the present
-    telling = _telling_tense(tokens, first)
+    # the clause's first word, read across relative clauses (`_head_start`)
+    start = _head_start(tokens, first)
+    telling = _telling_tense(tokens, start)
     told_in_past = tense == "pres" and telling == "past"
-    told_by = _opener(tokens, first) in DEPENDENT or (telling and tense == "past") or told_in_past
+    told_by = tokens[start].lemma in DEPENDENT or (telling and tense == "past") or told_in_past
     # a trigger across a clause break («кота Рыжика — его не стало в августе») is in both; one
     # after a relative clause («что кот, у которого я была на прошлой неделе, умер») continues
     # the clause it interrupted, and the relative clause says of what it tells
-    head = tokens[_head_start(tokens, first)].clause
+    head = tokens[start].clause
     clauses = set(range(head, clause + 1)) | {tokens[last].clause}
     if told_by:
         clauses.add(head - 1)
