@@ -1148,3 +1148,40 @@ def test_a_death_the_client_blames_on_nobody(rules, text, fires):
     today for want of a word, never one dated now or today."""
     item = prepare([text])[0]
     assert (rules.check(item, date(2026, 12, 7)) is not None) == fires, _describe(rules, text, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        # illness, old age, the owner beside it, the executor's own pet: not the service's doing
+        ("Ночью умер наш пёс, ему было 15, от старости. Отмените прогулки на неделю", False),
+        ("отмените визит пожалуйста. кошка ночью умерла(( она давно болела", False),
+        ("Сегодня днём умерла Фрося, уснула на лежанке. Мы были рядом. Спасибо Игорю", False),
+        ("Это Алиса, исполнитель. Ночью умерла моя собака. Прошу снять меня с заказов", False),
+        # the same words with the service there when it happened
+        ("Собака умерла на прогулке. Сердце, ей было 12, она старенькая. Перезвоните", True),
+        ("Ночью умер наш пёс, он давно болел, но после визита ситтера не вставал", True),
+        # said to happen now: «давно болела» does not take it back
+        ("Кошка умирает прямо сейчас, она давно болела, ситтер рядом, что делать", True),
+    ],
+)
+def test_a_death_of_illness_or_old_age(rules, text, fires):
+    """The natural set cancels a death it names a cause or place of that is not the service's
+    (`unless` the message says the service was there when it happened)."""
+    item = prepare([text])[0]
+    assert (rules.check(item, date(2026, 12, 7)) is not None) == fires, _describe(rules, text, None)
+
+
+def test_a_cue_sets_unless_phrases_void_it(rules, tmp_path):
+    text = "Собака умерла на прогулке. Видимо сердце, ей было 12. Перезвоните"
+    assert rules.check(prepare([text])[0], date(2026, 12, 7)).rule == "died"
+    without = SafetyRules.load(_rules_with(tmp_path, " на =прогулке,", ""))
+    assert without.check(prepare([text])[0], date(2026, 12, 7)) is None, _describe(
+        without, text, None
+    )
+
+
+def test_putting_a_pet_to_sleep_is_not_a_death_the_rules_page():
+    """«усыпить» left the died rule: it is the owner's and a vet's decision (session 35)."""
+    texts = ["Кошку сегодня утром усыпили, сейчас не можем никого видеть дома"]
+    assert SafetyRules.load().check_texts(texts) == [None]

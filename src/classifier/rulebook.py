@@ -41,6 +41,7 @@ CUE_KINDS = (
     "owner",
     "no_claim",
     "retraction",
+    "natural",
 )
 WITHIN = ("clause", "sentence")
 # A cue word counts only this close to the trigger: one word must never silence a rule from the
@@ -135,6 +136,10 @@ class CueSet:
     # message («ха ха, лежит лапы кверху, храпит»); a condition or care given speak only of
     # their clause, and the news is often told beside a live emergency, so they do not.
     dismisses_message: bool = False
+    # The set does not count in a message holding one of these phrases anywhere: «умер от
+    # старости» is not the service's doing, unless the message says the service was there
+    # («собака умерла на прогулке, сердце, ей было 15»).
+    unless: tuple[Phrase, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,7 @@ def _cues(data: object, source: str) -> dict[str, CueSet]:
             leads=_flag(body, "leads", where),
             stands_model_down=_flag(body, "stands_model_down", where),
             dismisses_message=_flag(body, "dismisses_message", where),
+            unless=_phrases(body.get("unless", []), f"{where}.unless"),
         )
     return cues
 

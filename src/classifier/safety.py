@@ -352,6 +352,10 @@ class SafetyRules:
         for kind in rule.cancelled_by:
             cue = self.vocabulary.cues.get(kind)
             found = cue and self._cue(cue, match, message)
+            if found and any(
+                p.needs <= message.present and self._find(message, p) for p in cue.unless
+            ):
+                continue
             if found and (cue.spares_now or cue.spares_today):
                 when = self._when(message, match.positions)
                 if when.now_of_its_own or (cue.spares_today and when.current and not when.assumed):
