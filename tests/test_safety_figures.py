@@ -19,9 +19,7 @@ CHALLENGE = REPO / "data" / "challenge"
 BOUNDS = {
     "safety_c": (1.0, 0.006),
     "safety_d": (1.0, 0.015),
-    # its texts are never read to tune; only figures. 0.05: one borderline model call (p 0.46)
-    # came and went with the v4-deaths slice, which also caught one more critical there
-    "safety_e": (0.97, 0.05),
+    "safety_e": (0.97, 0.045),  # its texts are never read to tune; only figures
     "crosscheck": (1.0, 0.01),
 }
 PATHS = {
