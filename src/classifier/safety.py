@@ -14,7 +14,8 @@ with one typo («атравилась», «кравь»). A match is then judged
 3. the cues the rule names in `cancelled_by` — each cue word counts only within its set's word
    window of the trigger, in the same clause or sentence; phrases of several words in the
    sentence, or `reach` sentences around it; a set marked `spares_now` (settled) never cancels
-   a trigger that is now by its own verb or clause;
+   a trigger that is now by its own verb or clause, and a set's `unless` phrases anywhere in the
+   message void it («давно болела» cancels a death, not one «на прогулке»);
 4. the time decision (`timing`): a rule with `needs_now` fires only for an event now or today.
 A rule fires only in a message about pets or the service (the `context` words), and a rule with
 `near` words only when one of them is within its reach of the trigger.
