@@ -1185,3 +1185,29 @@ def test_putting_a_pet_to_sleep_is_not_a_death_the_rules_page():
     """«усыпить» left the died rule: it is the owner's and a vet's decision (session 35)."""
     texts = ["Кошку сегодня утром усыпили, сейчас не можем никого видеть дома"]
     assert SafetyRules.load().check_texts(texts) == [None]
+
+
+@pytest.mark.parametrize(
+    ("text", "cited"),
+    [
+        # several sentences in «…», the press beside them: pasted news
+        ("Смотрите статью: «Собака погибла у передержки. Хозяйка в суде». Жуть", True),
+        ("«Кот выпал с 9 этажа. Его нашли соседи» — пишет районный телеграм-канал", True),
+        # the outlet's own «…» inside the story does not end it
+        ("Новость: «Зооняня дала кошке «человеческое» лекарство. Кошка в реанимации». Ужас", True),
+        # one sentence: quoted words already, not pasted news
+        ("Прочитала новость «собака погибла у ситтера», это правда?", False),
+        # no press beside a long quote: a client's own words
+        ("Клиентка говорит: «Пришла, кот не дышит. Ситтер ушла час назад»", False),
+        # an unclosed quote quotes nothing
+        ("Статья: «Собака погибла. Хозяйка плачет. И ещё", False),
+    ],
+)
+def test_pasted_news_is_a_long_quote_the_press_frames(rules, text, cited):
+    from pettriage.classifier.safety import pasted_news
+
+    item = prepare([text])[0]
+    inside = pasted_news(item, rules.vocabulary.press)
+    assert bool(inside) == cited, [item.tokens[j].text for j in sorted(inside)]
+    if cited:  # only words inside the quote
+        assert not any(item.tokens[j].text in {"смотрите", "жуть", "ужас", "пишет"} for j in inside)

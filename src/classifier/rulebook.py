@@ -159,6 +159,9 @@ class Vocabulary:
     cues: dict[str, CueSet] = field(default_factory=dict)
     idioms: tuple[Phrase, ...] = ()
     context: frozenset[str] = frozenset()  # lemmas that show a message is about pets/the service
+    # Words of the press («новость», «статья», «канал»): a «…» quote of several sentences with
+    # one of them beside it is pasted news, not an event of ours (`SafetyRules`, skip_quoted).
+    press: frozenset[str] = frozenset()
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -354,6 +357,7 @@ def parse_rules(data: object, source: str) -> tuple[list[Rule], Vocabulary]:
         idioms=_phrases(data.get("idioms", []), f"{source}: idioms"),
         context=_words(data.get("context", []), f"{source}: context")
         | frozenset(w.lower() for w in data.get("context", [])),
+        press=_words(data.get("press", []), f"{source}: press"),
     )
     rules, seen = [], set()
     for n, body in enumerate(data["rules"]):

@@ -72,6 +72,7 @@ class _Message:
     present: frozenset[str]
     received: date
     idioms: frozenset[int] = frozenset()
+    cited: frozenset[int] = frozenset()  # tokens of pasted news: a long «…» the press words frame
     _marks: tuple[list[Mark], list[Mark]] | None = None
 
 
@@ -239,6 +240,8 @@ class SafetyRules:
             for m in self._find(message, idiom)
             for p in range(m.positions[0], m.positions[-1] + 1)
         )
+        if self.vocabulary.press and "«" in item.text:
+            message.cited = pasted_news(item, self.vocabulary.press)
         return message
 
     def _find(self, message: _Message, phrase: Phrase, tokens=None) -> list[Match]:
@@ -302,7 +305,9 @@ class SafetyRules:
                 if rule.skip_first_person and _first_person(tokens, match.positions):
                     reasons.append(f"{said} is the writer's of themself («я сдохну»)")
                     continue
-                if rule.skip_quoted and all(tokens[p].quoted for p in match.positions):
+                if rule.skip_quoted and all(
+                    tokens[p].quoted or p in message.cited for p in match.positions
+                ):
                     reasons.append(f"{said} is in quotation marks")
                     continue
                 if rule.near and not self._near(rule, match, tokens):
@@ -455,6 +460,48 @@ class SafetyRules:
         ):
             return f"negation «{' '.join(t.text for t in tokens[after : after + 2])}» after it"
         return None
+
+
+def pasted_news(item: Prepared, press: frozenset[str]) -> frozenset[int]:
+    """The tokens inside a «…» quote of two sentences or more with a word of the press in the
+    sentence before it, its first or last sentence outside the quote, or the sentence after it
+    («Прочитала новость: «…. Собака погибла». Вы проверяете ситтеров?»).
+
+    A quote of one sentence is quoted words already (`Token.quoted`); a long one by itself may
+    be a client's own report dictated to a call note («Клиентка говорит: «Пришла, кот не
+    дышит. …»»), so it needs the press beside it. Quotes are paired by nesting: the outlet's
+    own «…» inside a story do not end it. An unclosed quote quotes nothing."""
+    text, tokens = item.text, item.tokens
+    spans, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "«":
+            start = i if depth == 0 else start
+            depth += 1
+        elif char == "»" and depth:
+            depth -= 1
+            if depth == 0:
+                spans.append((start, i))
+    if not spans:
+        return frozenset()
+    offsets, at = [], 0
+    for token in tokens:  # each token's place in the text, found in order
+        found = text.find(token.text, at)
+        offsets.append(found if found >= 0 else at)
+        at = found + len(token.text) if found >= 0 else at
+    cited = set()
+    for begin, end in spans:
+        inside = [j for j, o in enumerate(offsets) if begin < o < end]
+        if not inside or tokens[inside[0]].sentence == tokens[inside[-1]].sentence:
+            continue
+        first, last = tokens[inside[0]].sentence - 1, tokens[inside[-1]].sentence + 1
+        around = (
+            t
+            for j, t in enumerate(tokens)
+            if first <= t.sentence <= last and not begin < offsets[j] < end
+        )
+        if any(t.lemma in press or t.text in press for t in around):
+            cited.update(inside)
+    return frozenset(cited)
 
 
 def _first_person(tokens: Sequence[Token], positions: Sequence[int]) -> bool:
