@@ -66,8 +66,7 @@ def test_news_of_past_incidents_pages_few(model):
     decisions = model.map(Message(t) for t in _texts(NEWS))
     critical = [d for d in decisions if d.urgency == "critical"]
     FIGURES.append(f"news excerpts ({len(decisions)}): critical {len(critical)}")
-    # 4: v4-danger in training (session 35) pages one more, the model alone (p 0.64, in review)
-    assert len(critical) <= 4, [(d.category, d.override and d.override.rule) for d in critical]
+    assert len(critical) <= 3, [(d.category, d.override and d.override.rule) for d in critical]
 
 
 def test_the_models_critical_on_a_story_told_later_stands_as_high(model):
