@@ -1192,7 +1192,9 @@ def test_putting_a_pet_to_sleep_is_not_a_death_the_rules_page():
     [
         # several sentences in «…», the press beside them: pasted news
         ("Смотрите статью: «Собака погибла у передержки. Хозяйка в суде». Жуть", True),
-        ("«Кот выпал с 9 этажа. Его нашли соседи» — пишет районный телеграм-канал", True),
+        ("«Кот выпал с 9 этажа. Его нашли соседи» — пишет районный портал", True),
+        # a word a client's own message has too is not the press
+        ("Пишу через сайт: «Пришла домой. Кот не дышит, лежит у миски»", False),
         # the outlet's own «…» inside the story does not end it
         ("Новость: «Зооняня дала кошке «человеческое» лекарство. Кошка в реанимации». Ужас", True),
         # one sentence: quoted words already, not pasted news

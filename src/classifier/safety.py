@@ -26,6 +26,7 @@ own examples must judge a match by one and the same code, which needs the messag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -462,6 +463,9 @@ class SafetyRules:
         return None
 
 
+_QUOTE_MARKS = re.compile("[«»]")
+
+
 def pasted_news(item: Prepared, press: frozenset[str]) -> frozenset[int]:
     """The tokens inside a «…» quote of two sentences or more with a word of the press in the
     sentence before it, its first or last sentence outside the quote, or the sentence after it
@@ -473,14 +477,14 @@ def pasted_news(item: Prepared, press: frozenset[str]) -> frozenset[int]:
     own «…» inside a story do not end it. An unclosed quote quotes nothing."""
     text, tokens = item.text, item.tokens
     spans, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        if char == "«":
-            start = i if depth == 0 else start
+    for mark in _QUOTE_MARKS.finditer(text):
+        if mark.group() == "«":
+            start = mark.start() if depth == 0 else start
             depth += 1
-        elif char == "»" and depth:
+        elif depth:
             depth -= 1
             if depth == 0:
-                spans.append((start, i))
+                spans.append((start, mark.start()))
     if not spans:
         return frozenset()
     offsets, at = [], 0
