@@ -359,9 +359,7 @@ class SafetyRules:
         for kind in rule.cancelled_by:
             cue = self.vocabulary.cues.get(kind)
             found = cue and self._cue(cue, match, message)
-            if found and any(
-                p.needs <= message.present and self._find(message, p) for p in cue.unless
-            ):
+            if found and any(self._find(message, p) for p in cue.unless):
                 continue
             if found and (cue.spares_now or cue.spares_today):
                 when = self._when(message, match.positions)
@@ -498,12 +496,12 @@ def pasted_news(item: Prepared, press: frozenset[str]) -> frozenset[int]:
         if not inside or tokens[inside[0]].sentence == tokens[inside[-1]].sentence:
             continue
         first, last = tokens[inside[0]].sentence - 1, tokens[inside[-1]].sentence + 1
-        around = (
+        around = [
             t
             for j, t in enumerate(tokens)
             if first <= t.sentence <= last and not begin < offsets[j] < end
-        )
-        if any(t.lemma in press or t.text in press for t in around):
+        ]
+        if any_word(around, press):
             cited.update(inside)
     return frozenset(cited)
 
