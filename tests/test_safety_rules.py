@@ -851,6 +851,21 @@ MONDAY, TUESDAY, SATURDAY = "2026-12-07", "2026-12-08", "2026-12-05"
         ("Кот упал с 5-го этажа, лежит и не встаёт", MONDAY, "fall_from_height"),
         # how long ago, counted to the writing
         ("Почему молчите по заказу, при котором умерла моя кошка? 2 недели прошло!!", MONDAY, None),
+        # a story dated today by its last time word is today's, not today for want of a word:
+        # the writer's «претензий не имею» (which spares a death of today) does not silence it
+        (
+            "Прогулка сегодня с 18 до 19. Пёс умер на прогулке, выгульщику претензий не имею",
+            MONDAY,
+            "died",
+        ),
+        ("Пёс умер на прогулке, выгульщику претензий не имею", MONDAY, None),
+        # and a claim for money does not silence a death the message dates today
+        (
+            "Сегодня ситтер была с 14 до 15. Потом хорёк был мёртв. Требую вернуть деньги",
+            MONDAY,
+            "died",
+        ),
+        ("Хорёк был мёртв после визита. Требую вернуть деньги", MONDAY, None),
     ],
 )
 def test_the_time_of_a_story(rules, text, received, fires):

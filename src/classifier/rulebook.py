@@ -36,6 +36,7 @@ CUE_KINDS = (
     "joke",
     "cannot_come",
     "claim",
+    "claim_of_death",  # `claim` for the death rule: a death the message dates today stays today's
     "news",
     "all_clear",
     "owner",

@@ -400,6 +400,19 @@ def _story_dated_earlier(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark 
     return next((m for m in reversed(dating) if _story_earlier(tokens, m)), None)
 
 
+def _story_dated_today(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark | None:
+    """The time word that dates the story told as today: «сегодня» (not «сейчас», which may
+    be the writing's own time: «сейчас расскажу по порядку») in the last sentence that has
+    time words, when no word there dates it otherwise."""
+    if not told:
+        return None
+    last = tokens[told[-1].positions[0]].sentence
+    dating = [m for m in told if tokens[m.positions[0]].sentence == last]
+    if any(m.kind != "today" for m in dating):
+        return None
+    return dating[-1]
+
+
 def _part_of_day(mark: Mark) -> bool:
     return " ".join(mark.words).lower() in PARTS_OF_DAY
 
@@ -595,9 +608,15 @@ def decide(
         # no time word of its own happened when the last time word before it says («16
         # сентября у нас умерла шиншилла. … спасти её не удалось»; «Десять дней назад ситтер
         # подрезала когти, шла кровь»).
-        earlier = _story_dated_earlier(tokens, _told(tokens, marks, first))
+        told = _told(tokens, marks, first)
+        earlier = _story_dated_earlier(tokens, told)
         if earlier is not None:
             return When("earlier", earlier.words, "the time of the story told before it")
+        # and today when the story's last time word says so («Прогулка сегодня 18:00–19:00.
+        # … Пират умер на прогулке»)
+        today = _story_dated_today(tokens, told)
+        if today is not None:
+            return When("today", today.words, "the time of the story told before it")
     said_current = any(settle(m) in CURRENT for m in marks)
     if past_story and not said_current:
         dated = (m for m in marks if settle(m) == "earlier" and _dates_the_event(tokens, m))
