@@ -104,7 +104,6 @@ def test_one_product_for_all_heads_equals_each_heads_own(model):
         np.testing.assert_array_equal(together[name], head.predict_proba(X))
 
 
-
 def test_the_heads_weights_are_held_once(model):
     """After the first product each head's weights are a view of the stacked array, not a copy
     beside it (20 MB of a worker), and a model made from this one finds the same array."""
@@ -120,6 +119,7 @@ def test_the_heads_weights_are_held_once(model):
     again, _ = model._stacked_weights()
     assert again is not stacked and head.weights_.base is again
     np.testing.assert_array_equal(again, stacked)
+
 
 def test_batch_explanations_equal_one_row_at_a_time(model):
     texts = ["собака отравилась на прогулке, её рвёт", "выгульщик опоздал на два часа"]
