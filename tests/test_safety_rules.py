@@ -1121,6 +1121,17 @@ def test_the_typo_index_finds_what_one_edit_finds(rules):
         # a condition or care given speak of their own clause only
         ("В карточке написано гулять без поводка нельзя, а она отпустила его у дороги", None),
         ("Рану зашили. Он лежит на боку и тяжело дышит", None),
+        # pasted news: the rules do not read it, and the model's critical stands down too,
+        # unless another sentence says now
+        (
+            "Прочитала статью: «В Химках собаку сбила машина. Хозяйка была рядом». Вы страхуете?",
+            "in pasted news",
+        ),
+        (
+            "Прочитала статью: «В Химках собаку сбила машина. Хозяйка была рядом». "
+            "А сейчас наш лежит и трясётся",
+            None,
+        ),
     ],
 )
 def test_what_the_rules_dismiss_stands_the_models_critical_down(rules, text, read):

@@ -143,13 +143,13 @@ class SafetyRules:
 
     def dismissed(self, item: Prepared, received: date | datetime | None = None) -> str | None:
         """What the rules read the message's alarming words as, when they read them as not an
-        emergency at all: an idiom («спит как убитый»), or a cue of a set marked
-        `stands_model_down` (a joke, the news, a vet's all-clear, a question) when no other
-        sentence says now, or anywhere in the message one marked `dismisses_message` (laughter,
-        an all-clear). For a message no rule fired on: the model's own `critical` then stands
-        only as `high`, for review. Other
-        cues (a negation, care given, a time) say less of the words the model read, and do not:
-        «…укол нужен вовремя, если нет — может задохнуться» is a condition in a live emergency."""
+        emergency at all: an idiom («спит как убитый»), or pasted news (`pasted_news`) or a cue
+        of a set marked `stands_model_down` (a joke, the news, a vet's all-clear, a question)
+        when no other sentence says now, or anywhere in the message one marked
+        `dismisses_message` (laughter, an all-clear). For a message no rule fired on: the
+        model's own `critical` then stands only as `high`, for review. Other cues (a negation,
+        care given, a time) say less of the words the model read, and do not: «…укол нужен
+        вовремя, если нет — может задохнуться» is a condition in a live emergency."""
         present = self.words_in(item.tokens)
         message = None
         # in the file's order, as `check` reads it, so that the reason given is always the same
@@ -162,6 +162,10 @@ class SafetyRules:
                     said = " ".join(match.words)
                     if message.idioms & set(match.positions):
                         return f"«{said}» as an idiom"
+                    if message.cited.issuperset(match.positions) and not self._now_elsewhere(
+                        message, match
+                    ):
+                        return f"«{said}» in pasted news"
                     cancel = self._cancelled(rule, phrase, match, message)
                     cue = cancel and self.vocabulary.cues.get(cancel[0])
                     if cue and cue.stands_model_down and not self._now_elsewhere(message, match):
