@@ -186,6 +186,27 @@ def _segments(word: str) -> list[tuple[str, ...]]:
     return units
 
 
+# The service's own words, which the pymorphy3 dictionary does not hold («выгульщик», «ситтер»,
+# «ветклиника»): a spelling that starts with one of these stems counts as known, so that
+# «vygulshchik» is read «выгульщик» (a soft sign left out) and «vetskoruyu» «ветскорую», not
+# their first spellings «выгулщик», «вецкорую».
+SERVICE_STEMS = (
+    "выгульщ",
+    "ситтер",
+    "догситтер",
+    "кэтситтер",
+    "петситтер",
+    "ветклиник",
+    "ветскор",
+    "ветврач",
+    "грумер",
+    "груминг",
+    "зооняня",
+    "зооняни",
+    "зооняню",
+    "зооняне",
+)
+
 # Consonants a soft sign follows. Inside a word it is tried before consonants only: before a
 # vowel the scheme's «ye», «ya», «yu», «yo» already spell it («voskresenye»).
 SOFTENED = "бвдзлмнпрстфч"
@@ -209,7 +230,7 @@ def cyrillic(word: str) -> tuple[str, bool]:
             spelling = fold_yo(spelling) + ending
             if first is None:
                 first = spelling
-            if len(spelling) >= MIN_LETTERS and analyzer.word_is_known(spelling):
+            if len(spelling) >= MIN_LETTERS and _known(analyzer, spelling):
                 if not _distorted(analyzer, spelling):
                     return spelling, True
                 # «ето» is in the dictionary as a distortion of «это»: kept only when no
@@ -225,9 +246,13 @@ def cyrillic(word: str) -> tuple[str, bool]:
         for at in range(1, len(spelling) - 1):
             if spelling[at - 1] in SOFTENED and spelling[at] not in VOWELS + "ь":
                 guess = spelling[:at] + "ь" + spelling[at:]
-                if len(guess) >= MIN_LETTERS and analyzer.word_is_known(guess):
+                if len(guess) >= MIN_LETTERS and _known(analyzer, guess):
                     return guess, True
     return first or word, False
+
+
+def _known(analyzer, spelling: str) -> bool:
+    return spelling.startswith(SERVICE_STEMS) or analyzer.word_is_known(spelling)
 
 
 def _distorted(analyzer, spelling: str) -> bool:
