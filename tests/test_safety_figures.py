@@ -23,12 +23,16 @@ BOUNDS = {
     # told without the obvious words) raised other writers' recall out of writer (1,201 ->
     # 1,205 of 1,225) and cost one false page here (7 -> 8 of 170)
     "safety_e": (0.97, 0.05),
+    # written in session 36 by a new writer (check-f), its texts never read: 85 critical, 85
+    # alarming but not; the bound is its first measure
+    "safety_f": (0.98, 0.10),
     "crosscheck": (1.0, 0.01),
 }
 PATHS = {
     "safety_c": CHALLENGE / "safety_c.jsonl",
     "safety_d": CHALLENGE / "safety_d.jsonl",
     "safety_e": CHALLENGE / "safety_e.jsonl",
+    "safety_f": CHALLENGE / "safety_f.jsonl",
     "crosscheck": CROSSCHECK,
 }
 
