@@ -28,6 +28,7 @@ DEFAULT_RULES = "safety_rules.yaml"
 CUE_KINDS = (
     "negation",
     "hypothetical",
+    "pet_card",
     "settled",
     "inanimate",
     "unrelated",
