@@ -207,6 +207,10 @@ SERVICE_STEMS = (
     "зооняне",
 )
 
+# Words whose soft sign is left out far more often than the word without it is meant: «krov ne
+# ostanavlivaetsya» is «кровь», not «кров» (a roof), «mozhet byt» «быть», not «быт».
+SOFT_SIGN_LEFT_OUT = {"кров": "кровь", "быт": "быть"}
+
 # Consonants a soft sign follows. Inside a word it is tried before consonants only: before a
 # vowel the scheme's «ye», «ya», «yu», «yo» already spell it («voskresenye»).
 SOFTENED = "бвдзлмнпрстфч"
@@ -232,7 +236,7 @@ def cyrillic(word: str) -> tuple[str, bool]:
                 first = spelling
             if len(spelling) >= MIN_LETTERS and _known(analyzer, spelling):
                 if not _distorted(analyzer, spelling):
-                    return spelling, True
+                    return SOFT_SIGN_LEFT_OUT.get(spelling, spelling), True
                 # «ето» is in the dictionary as a distortion of «это»: kept only when no
                 # spelling of the word is a plain one
                 distorted = distorted or spelling
