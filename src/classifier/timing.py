@@ -389,14 +389,20 @@ def told_later(tokens: Sequence[Token], marks: Sequence[Mark], late_report: Sequ
     return None
 
 
+def _story_sentence(tokens: Sequence[Token], told: Sequence[Mark]) -> list[Mark]:
+    """The time words of the last sentence of the story that has any: the story's time is read
+    over that whole sentence, not from its last word only."""
+    if not told:
+        return []
+    last = tokens[told[-1].positions[0]].sentence
+    return [m for m in told if tokens[m.positions[0]].sentence == last]
+
+
 def _story_dated_earlier(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark | None:
     """The time word that dates the story told as earlier, read in the last sentence that has
     time words, not only its last one: «умер в воскресенье вечером, через два дня после
     визита» is dated by the Sunday."""
-    if not told:
-        return None
-    last = tokens[told[-1].positions[0]].sentence
-    dating = [m for m in told if tokens[m.positions[0]].sentence == last]
+    dating = _story_sentence(tokens, told)
     return next((m for m in reversed(dating) if _story_earlier(tokens, m)), None)
 
 
@@ -404,11 +410,8 @@ def _story_dated_today(tokens: Sequence[Token], told: Sequence[Mark]) -> Mark | 
     """The time word that dates the story told as today: «сегодня» (not «сейчас», which may
     be the writing's own time: «сейчас расскажу по порядку») in the last sentence that has
     time words, when no word there dates it otherwise."""
-    if not told:
-        return None
-    last = tokens[told[-1].positions[0]].sentence
-    dating = [m for m in told if tokens[m.positions[0]].sentence == last]
-    if any(m.kind != "today" for m in dating):
+    dating = _story_sentence(tokens, told)
+    if not dating or any(m.kind != "today" for m in dating):
         return None
     return dating[-1]
 
